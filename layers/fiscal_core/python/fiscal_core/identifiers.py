@@ -86,9 +86,7 @@ def normalize_cnpj(value: object, field: str = "cnpj") -> str:
     if len(cnpj) != 14:
         raise InvalidValue(field, f"a CNPJ has 14 characters, got {len(cnpj)} in {value!r}")
     if not _CNPJ_SHAPE.fullmatch(cnpj):
-        raise InvalidValue(
-            field, f"{value!r} is not a CNPJ: 12 letters or digits followed by 2 check digits"
-        )
+        raise InvalidValue(field, f"{value!r} is not a CNPJ: 12 letters or digits followed by 2 check digits")
     if cnpj == cnpj[0] * 14:
         raise InvalidValue(field, f"{value!r} is not a valid CNPJ (all characters equal)")
     first = _weighted_dv(cnpj[:12], [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2])
@@ -292,7 +290,5 @@ def build_nfse_key(
 ) -> NfseKey:
     """Compose a national NFS-e key and compute its check digit (used by the fixture factory)."""
     doc_type = 1 if len(issuer_doc) == 11 else 2
-    body = (
-        f"{municipality:0>7}{environment}{doc_type}{issuer_doc:0>14}{number:013d}{year_month}{code:0>9}"
-    )
+    body = f"{municipality:0>7}{environment}{doc_type}{issuer_doc:0>14}{number:013d}{year_month}{code:0>9}"
     return parse_nfse_key(body + str(mod11_dv(body)))
