@@ -32,7 +32,7 @@ class PageNotReady(Exception):
 def moto_endpoint(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    host, port = server.get_host_and_port()
+    _, port = server.get_host_and_port()
     monkeypatch_module.setenv("MOTO_PORT", str(port))
     endpoint = f"http://localhost:{port}"
     requests.post(
