@@ -1,0 +1,30 @@
+"""The HTTP API's entry point: one Powertools resolver behind API Gateway's HTTP API (payload v2).
+
+Only the health route lives here for now; resources arrive as Routers included into ``app``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fiscal_core.observability import API_GATEWAY_HTTP_CORRELATION, logger, metrics, tracer
+
+app = APIGatewayHttpResolver()
+
+
+@app.get("/health")
+@tracer.capture_method
+def health() -> dict[str, str]:
+    """Liveness: answers without touching any AWS resource, so it stays public and cheap."""
+    return {"status": "ok"}
+
+
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP_CORRELATION)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Resolve one API Gateway HTTP API event into a route's response."""
+    return app.resolve(event, context)

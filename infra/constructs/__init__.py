@@ -1,0 +1,1 @@
+"""One construct per domain (data, api, ...) and the shared FiscalFunction."""

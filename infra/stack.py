@@ -1,0 +1,42 @@
+"""FiscalMixStack: one stage of FiscalMix, with cdk-nag's AWS Solutions checks on every synth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Validations
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from infra.bundling import PLATFORM, layer_code
+from infra.constructs.api import ApiConstruct
+from infra.constructs.data import DataConstruct
+from infra.stage import Stage
+
+
+class FiscalMixStack(Stack):
+    """The data, the shared layer and the API of one stage.
+
+    cdk-nag runs as a validation plugin, so an unacknowledged finding fails ``cdk synth``,
+    ``cdk deploy`` and ``Template.from_stack`` alike.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, stage: Stage, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Validations.of(self).add_plugins(AwsSolutionsChecks(self, verbose=True))
+        self.data = DataConstruct(self, "Data", stage=stage)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "FiscalCoreLayer",
+            code=layer_code(),
+            compatible_runtimes=[PLATFORM.runtime],
+            compatible_architectures=[PLATFORM.architecture],
+            description="fiscal_core and its runtime dependencies",
+            removal_policy=stage.removal_policy,
+        )
+        self.api = ApiConstruct(self, "Api", stage=stage, layer=self.layer, environment=self.data.environment)
+        CfnOutput(self, "ApiUrl", value=self.api.stage.url)
+        CfnOutput(self, "DocumentsBucketName", value=self.data.documents_bucket.bucket_name)
+        CfnOutput(self, "ExportsBucketName", value=self.data.exports_bucket.bucket_name)
+        CfnOutput(self, "KeyArn", value=self.data.key.key_arn)
