@@ -1,0 +1,1 @@
+"""Cryptography FiscalMix does itself: KMS envelope encryption of certificate material."""

@@ -1,0 +1,161 @@
+"""Export jobs: created once per idempotency key, then moved along by the export worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from fiscal_core.storage import crud
+from fiscal_core.storage.attributes import utc_now
+from fiscal_core.storage.errors import RecordNotFound, is_condition_failure, storage_call
+from fiscal_core.storage.ids import new_sortable_id
+from fiscal_core.storage.keys import account_scoped
+from fiscal_core.storage.mapping import record_from
+from fiscal_core.storage.models import ExportJob, IdempotencyKey
+from fiscal_core.storage.records import Page
+
+JOB_TTL: Final = timedelta(days=7)  # the ZIP's own lifecycle rule in S3 should match
+KEY_TTL: Final = timedelta(hours=24)
+
+
+class ExportStatus(StrEnum):
+    """Where an export job is."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """An export job as the API shows it."""
+
+    account_id: str
+    export_id: str
+    requested_by: str
+    status: str
+    created_at: datetime
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    progress: int = 0
+    total_docs: int = 0
+    processed_docs: int = 0
+    failed_docs: int = 0
+    size_bytes: int = 0
+    s3_key: str | None = None
+    errors: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class ExportRepository:
+    """Create, read, list and advance export jobs of an account."""
+
+    def __init__(
+        self, clock: Callable[[], datetime] = utc_now, id_factory: Callable[[datetime], str] = new_sortable_id
+    ) -> None:
+        self._clock = clock
+        self._new_id = id_factory
+
+    def create(
+        self,
+        account_id: str,
+        requested_by: str,
+        filters: Mapping[str, Any],
+        options: Mapping[str, Any],
+        idempotency_key: str | None = None,
+    ) -> tuple[ExportRecord, bool]:
+        """Queue a new job, or return the one this idempotency key already created (False)."""
+        now = self._clock()
+        job = ExportJob(
+            account_id, self._new_id(now), requested_by=requested_by, status=ExportStatus.QUEUED,
+            filters=dict(filters), options=dict(options), idempotency_key=idempotency_key,
+            created_at=now, expires_at=now + JOB_TTL,
+        )  # fmt: skip
+        if idempotency_key is None:
+            crud.create(job, "export job")
+            return record_from(job, ExportRecord), True
+        marker = IdempotencyKey(
+            account_scoped(account_id, f"exports:{idempotency_key}"),
+            target_id=job.export_id, created_at=now, expires_at=now + KEY_TTL,
+        )  # fmt: skip
+        # An expired marker still blocks until TTL deletes it (up to days later), so the
+        # condition lets a key be reused as soon as its time is up.
+        free = IdempotencyKey.scope_key.does_not_exist() | (IdempotencyKey.expires_at < now)
+        bound: type[Model] = ExportJob  # typed as Model: its Meta carries region and host
+        connection = Connection(region=bound.Meta.region, host=bound.Meta.host)
+        with storage_call("create an export job"):
+            try:
+                with TransactWrite(connection=connection) as tx:
+                    tx.save(marker, condition=free)
+                    tx.save(job, condition=ExportJob.export_id.does_not_exist())
+            except TransactWriteError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                existing = crud.get(IdempotencyKey, marker.scope_key, None, "idempotency key")
+                return self.get(account_id, existing.target_id), False
+        return record_from(job, ExportRecord), True
+
+    def get(self, account_id: str, export_id: str) -> ExportRecord:
+        """A job of the account, or RecordNotFound."""
+        return record_from(crud.get(ExportJob, account_id, export_id, f"export {export_id}"), ExportRecord)
+
+    def list_exports(
+        self, account_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ExportRecord]:
+        """One page of the account's jobs, newest first."""
+        items, next_cursor = crud.query_page(
+            ExportJob, account_id, what="exports", limit=limit, cursor=cursor, newest_first=True
+        )
+        return Page([record_from(i, ExportRecord) for i in items], next_cursor)
+
+    def start(self, account_id: str, export_id: str, total_docs: int) -> None:
+        """Mark a job running with the number of documents it will pack."""
+        self._update(account_id, export_id, [
+            ExportJob.status.set(ExportStatus.RUNNING), ExportJob.started_at.set(self._clock()),
+            ExportJob.total_docs.set(total_docs),
+        ])  # fmt: skip
+
+    def report_progress(
+        self, account_id: str, export_id: str, *, processed: int, failed: int, size_bytes: int
+    ) -> None:
+        """Record how far the worker got; the percentage follows from the counts."""
+        total = max(self.get(account_id, export_id).total_docs, 1)
+        self._update(account_id, export_id, [
+            ExportJob.processed_docs.set(processed), ExportJob.failed_docs.set(failed),
+            ExportJob.size_bytes.set(size_bytes),
+            ExportJob.progress.set(min(100, (processed + failed) * 100 // total)),
+        ])  # fmt: skip
+
+    def finish(self, account_id: str, export_id: str, *, s3_key: str | None, errors: list[str]) -> None:
+        """Close a job: SUCCEEDED with its ZIP's key, or FAILED with what went wrong."""
+        now = self._clock()
+        status = ExportStatus.SUCCEEDED if s3_key is not None else ExportStatus.FAILED
+        actions: list[Action] = [
+            ExportJob.status.set(status), ExportJob.finished_at.set(now),
+            ExportJob.expires_at.set(now + JOB_TTL), ExportJob.errors.set(list(errors)),  # type: ignore[arg-type]
+        ]  # fmt: skip
+        if s3_key is not None:
+            actions += [ExportJob.s3_key.set(s3_key), ExportJob.progress.set(100)]
+        self._update(account_id, export_id, actions)
+
+    def _update(self, account_id: str, export_id: str, actions: list[Action]) -> None:
+        with storage_call("update an export job"):
+            try:
+                ExportJob(account_id, export_id).update(actions, condition=ExportJob.export_id.exists())
+            except UpdateError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                raise RecordNotFound(f"export {export_id} was not found") from exc
