@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 .PHONY: run test lint typecheck pytest bench synth deps clean
 
 run: $(STAMP)
-	$(BIN)/fiscalmix local
+	$(BIN)/fiscalmix local $(ARGS)
 
 test: lint typecheck pytest
 

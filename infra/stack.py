@@ -12,6 +12,7 @@ from constructs import Construct
 from infra.bundling import PLATFORM, layer_code
 from infra.constructs.api import ApiConstruct
 from infra.constructs.data import DataConstruct
+from infra.constructs.identity import IdentityConstruct
 from infra.stage import Stage
 
 
@@ -35,8 +36,18 @@ class FiscalMixStack(Stack):
             description="fiscal_core and its runtime dependencies",
             removal_policy=stage.removal_policy,
         )
-        self.api = ApiConstruct(self, "Api", stage=stage, layer=self.layer, environment=self.data.environment)
+        self.identity = IdentityConstruct(self, "Identity", stage=stage)
+        self.api = ApiConstruct(
+            self,
+            "Api",
+            stage=stage,
+            layer=self.layer,
+            environment=self.data.environment,
+            identity=self.identity,
+        )
         CfnOutput(self, "ApiUrl", value=self.api.stage.url)
         CfnOutput(self, "DocumentsBucketName", value=self.data.documents_bucket.bucket_name)
         CfnOutput(self, "ExportsBucketName", value=self.data.exports_bucket.bucket_name)
         CfnOutput(self, "KeyArn", value=self.data.key.key_arn)
+        CfnOutput(self, "UserPoolId", value=self.identity.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.identity.client.user_pool_client_id)

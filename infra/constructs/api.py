@@ -1,7 +1,7 @@
-"""ApiConstruct: the HTTP API and the function behind it.
+"""ApiConstruct: the HTTP API, its Cognito JWT authorizer and the function behind it.
 
-For now it serves only the public ``GET /health``; the resource routes and their Cognito JWT
-authorizer arrive with the rest of the API.
+Every route needs an access token of the user pool (``GET /health`` excepted); the resource
+routes arrive as Routers of the API function.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import jsii
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.function import FiscalFunction
+from infra.constructs.identity import ACCESS_TOKEN_SCOPE, IdentityConstruct
 from infra.stage import Stage
 
 # One JSON line per request, with the ids that tie it to the function's log and trace.
@@ -61,6 +63,7 @@ class ApiConstruct(Construct):
         stage: Stage,
         layer: lambda_.ILayerVersion,
         environment: Mapping[str, str],
+        identity: IdentityConstruct,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = FiscalFunction(
@@ -77,6 +80,10 @@ class ApiConstruct(Construct):
             "HttpApi",
             api_name=f"fiscalmix-{stage.name}",
             create_default_stage=False,
+            default_authorizer=authorizers.HttpUserPoolAuthorizer(
+                "CognitoAuthorizer", identity.user_pool, user_pool_clients=[identity.client]
+            ),
+            default_authorization_scopes=[ACCESS_TOKEN_SCOPE],
         )
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=stage.log_retention, removal_policy=stage.removal_policy
@@ -90,11 +97,14 @@ class ApiConstruct(Construct):
             access_log_settings=_AccessLogSettings(access_logs),
             throttle=apigwv2.ThrottleSettings(rate_limit=100, burst_limit=200),
         )
+        integration = integrations.HttpLambdaIntegration("Handler", self.handler.function)
         health = self.http_api.add_routes(
             path="/health",
             methods=[apigwv2.HttpMethod.GET],
-            integration=integrations.HttpLambdaIntegration("Health", self.handler.function),
+            integration=integration,
+            authorizer=apigwv2.HttpNoneAuthorizer(),
         )
+        self.http_api.add_routes(path="/me", methods=[apigwv2.HttpMethod.GET], integration=integration)
         for route in health:
             Validations.of(route).acknowledge(
                 Acknowledgment(

@@ -56,7 +56,16 @@ def add_inspect(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=_inspect)
 
 
-SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_inspect,)
+def add_local(subparsers: Subparsers) -> None:
+    """Register ``local`` when the embedded default is installed (never inside a Lambda layer)."""
+    try:
+        from local.cli import add_local as add_local_command
+    except ImportError:
+        return
+    add_local_command(subparsers)
+
+
+SUBCOMMANDS: Final[tuple[Callable[[Subparsers], None], ...]] = (add_inspect, add_local)
 
 
 def build_parser() -> argparse.ArgumentParser:
