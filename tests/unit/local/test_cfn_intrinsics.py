@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from local.cfn.intrinsics import ResolveContext, TemplateError, creation_order, resolve
@@ -53,7 +55,7 @@ def test_unknown_references_and_functions_fail_loudly(context: ResolveContext) -
 
 
 def test_creation_order_follows_references_and_depends_on() -> None:
-    resources = {
+    resources: dict[str, dict[str, Any]] = {
         "Alias": {"Properties": {"TargetKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
         "Key": {"Properties": {}},
         "Policy": {"Properties": {"Bucket": {"Fn::Sub": "${Bucket}"}}, "DependsOn": "Alias"},
