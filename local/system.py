@@ -55,6 +55,7 @@ class LocalSystem:
     ws_gateways: dict[str, WsGateway] = field(default_factory=dict)
     pollers: list[SqsPoller] = field(default_factory=list)
     scheduler: Scheduler | None = None
+    _saved_environment: dict[str, str | None] = field(default_factory=dict)
 
     def start(self) -> None:
         """Bring every plane up, in the order AWS resources depend on each other."""
@@ -77,7 +78,7 @@ class LocalSystem:
         )
         self.stack = deploy_template(template, context)
         # One process holds every function, so the variables they share go in its environment.
-        os.environ.update({**shared_environment(self.stack.functions), **_LOCAL_ONLY_ENVIRONMENT})
+        self._set_environment({**shared_environment(self.stack.functions), **_LOCAL_ONLY_ENVIRONMENT})
         for record in self.stack.functions.values():
             self.registry.register(local_function(record))
         install(self.registry)
@@ -88,10 +89,15 @@ class LocalSystem:
                 self._start_ws(api)
         # Management API calls from handlers must reach the local WebSocket gateway, not moto.
         for gateway in self.ws_gateways.values():
-            os.environ["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = gateway.management_url
+            self._set_environment({"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": gateway.management_url})
         self._start_pollers()
         if self.options.start_schedules:
             self._start_scheduler()
+
+    def _set_environment(self, variables: dict[str, str]) -> None:
+        for name, value in variables.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
 
     def function(self, name: str) -> LocalFunction:
         """A registered function by name (or ARN)."""
@@ -202,6 +208,12 @@ class LocalSystem:
             http.stop()
         self.http_gateways.clear()
         uninstall()
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
         self.aws.stop()
 
     def __enter__(self) -> LocalSystem:

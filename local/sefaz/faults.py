@@ -23,7 +23,7 @@ class FaultKind(Enum):
     """What goes wrong."""
 
     TIMEOUT = "timeout"  # hold the connection past the client's timeout, then drop it
-    RESET = "reset"  # drop the TCP connection with a RST, no answer
+    RESET = "reset"  # drop the TCP connection with a RST, no answer (under TLS, clients see the peer close)
     HTTP_500 = "http-500"  # IIS's HTML error page
     HTTP_503 = "http-503"  # service unavailable, as during SEFAZ maintenance windows
     SOAP_FAULT = "soap-fault"  # a SOAP Fault from the server side

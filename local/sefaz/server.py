@@ -36,6 +36,7 @@ LOOPBACK: Final = "127.0.0.1"
 MAX_BODY_BYTES: Final = 1024 * 1024  # an envEvento of 20 signed events is ~60 KB
 _HANDSHAKE_SECONDS: Final = 5.0
 _IDLE_SECONDS: Final = 30.0
+_ABORTIVE: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, zero seconds
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,17 @@ class SefazServer(ThreadingHTTPServer):
             return
         super().process_request_thread(connection, client_address)
 
+    def shutdown_request(self, request: Any) -> None:
+        """Close the connection; one set to reset is closed at once, so RST is all the client gets."""
+        try:
+            aborting = request.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, len(_ABORTIVE)) == _ABORTIVE
+        except OSError:  # already closed (a failed handshake)
+            aborting = False
+        if aborting:
+            self.close_request(request)
+        else:
+            super().shutdown_request(request)
+
     def find(self, method: str, path: str) -> tuple[Route, re.Match[str]] | None:
         """The route serving ``method`` ``path``, with its match."""
         for route in self.table:
@@ -209,14 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._drop(reset=False)
 
     def _drop(self, *, reset: bool) -> None:
-        """Close the connection without a TLS close_notify; with ``reset``, send a TCP RST."""
+        """End the connection after this request without a TLS close_notify; with ``reset``, by a
+        TCP RST: SO_LINGER with a zero timeout makes close() abortive (see shutdown_request)."""
         self.close_connection = True
         if reset:
-            # SO_LINGER with a zero timeout turns close() into an abortive RST.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.wfile.close()
-        self.rfile.close()
-        self.connection.close()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORTIVE)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Requests go to ``logging`` at debug level, not to stderr."""

@@ -39,7 +39,9 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> None:
 
 @pytest.fixture(scope="module")
 def product() -> Iterator[LocalSystem]:
-    system = LocalSystem(LocalOptions(template=synthesize_template("local"), start_schedules=False))
+    # Its own stage: moto's state is per process, and the session's plane already holds "local".
+    options = LocalOptions(stage="e2e", template=synthesize_template("e2e"), start_schedules=False)
+    system = LocalSystem(options)
     system.start()
     yield system
     system.stop()
@@ -57,7 +59,7 @@ def _get(url: str, token: str | None = None) -> tuple[int, Any]:
 def test_product_tables_are_the_models_tables(product: LocalSystem) -> None:
     dynamodb = product.aws.client("dynamodb")
     for spec in table_specs():
-        table = dynamodb.describe_table(TableName=physical_table_name("fiscalmix-local", spec.logical_name))[
+        table = dynamodb.describe_table(TableName=physical_table_name("fiscalmix-e2e", spec.logical_name))[
             "Table"
         ]
         assert {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])} == {
