@@ -12,29 +12,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+# DocType and Family are the document reader's own: one vocabulary from XML to table.
+from fiscal_core.documents.metadata import DocType as DocType
+from fiscal_core.documents.metadata import Family as Family
 from fiscal_core.errors import InvalidValue
 from fiscal_core.storage.keys import access_key_doc_key, external_doc_key
 
 T = TypeVar("T")
-
-
-class DocType(StrEnum):
-    """The kind of fiscal document (CT-e OS and GTV-e are CT-e with their own ``model``)."""
-
-    NFE = "NFE"
-    NFCE = "NFCE"
-    CTE = "CTE"
-    MDFE = "MDFE"
-    NFSE = "NFSE"
-
-
-class Family(StrEnum):
-    """The distribution a document was fetched from: one sync cursor per company and family."""
-
-    NFE = "NFE"
-    CTE = "CTE"
-    MDFE = "MDFE"
-    NFSE = "NFSE"
 
 
 class Direction(StrEnum):
