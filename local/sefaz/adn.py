@@ -72,6 +72,11 @@ def handler(engine: DistributionEngine) -> Callable[[Request, str], Response]:
     return handle
 
 
+def placeholder(engine: DistributionEngine) -> Response:
+    """An answer that never touched the queues, for faults that strike before processing."""
+    return _answer(engine, EMPTY, [])
+
+
 def _answer(engine: DistributionEngine, status: AdnStatus, items: Sequence[Item]) -> Response:
     errors = (
         []

@@ -143,3 +143,7 @@ class Code(Enum):
     def blocks(self) -> bool:
         """True when SEFAZ answers by blocking the CNPJ for an hour (656)."""
         return self.consequence is Consequence.BLOCK
+
+
+Rejection = tuple[Code, str]
+"""A refusal: the answer and, for the ledger, what exactly was wrong."""

@@ -19,10 +19,9 @@ from local.sefaz.cstat import Code
 from local.sefaz.distribution import DistributionEngine
 from local.sefaz.payload import message_problem
 from local.sefaz.queries import DistQuery, DistResult, QueryKind
-from local.sefaz.service import Service
+from local.sefaz.service import VER_APLIC, Service
 from local.sefaz.soap import MessageHandler, SoapBinding
 
-VER_APLIC: Final = "AN_SIM_1.0.0"
 _NFE_WSDL: Final = "http://www.portalfiscal.inf.br/nfe/wsdl/NFeDistribuicaoDFe"
 _CTE_WSDL: Final = "http://www.portalfiscal.inf.br/cte/wsdl/CTeDistribuicaoDFe"
 # Which child of distDFeInt carries which query, and the element holding its value.

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Final
 
 from fiscal_core.documents import Kind, read_document
+from local.fixtures.documents.xmlbuild import HOMOLOGATION
 from local.sefaz.clock import Clock
 from local.sefaz.cstat import Code
 from local.sefaz.ledger import Ledger, Violation
@@ -23,7 +24,6 @@ from local.sefaz.rules import Consumption, Policy
 from local.sefaz.service import Service
 from local.sefaz.store import DocumentLog
 
-HOMOLOGATION: Final = "2"
 CANCELAMENTO: Final = "110111"
 
 
@@ -82,6 +82,10 @@ class DistributionEngine:
         """Answer every request to ``service`` with 108 (or 109) until :meth:`resume`."""
         if code not in (Code.PAUSED_SHORT, Code.PAUSED_NO_FORECAST):
             raise ValueError(f"a pause answers 108 or 109, not {code.cstat}")
+        if service is Service.ADN_DIST:
+            raise ValueError(
+                "the ADN has no cStat 108/109; inject FaultKind.HTTP_503 into its faults instead"
+            )
         with self.lock:
             self._paused[service] = code
 

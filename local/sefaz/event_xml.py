@@ -15,8 +15,8 @@ from lxml import etree
 from fiscal_core.xmlsafe import parse_xml
 from local.fixtures.documents.xmlbuild import BRASILIA, NFE_NS, Tree, serialize, timestamp
 from local.sefaz.cstat import Code
+from local.sefaz.service import VER_APLIC
 
-VER_APLIC: Final = "AN_SIM_1.0.0"
 AMBIENTE_NACIONAL: Final = "91"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -100,18 +101,27 @@ class FaultQueue:
 
 def damaged(kind: FaultKind, request: Request, answer: Response) -> Response:
     """The complete HTTP answer a fault sends instead of ``answer`` (not for transport faults)."""
-    if kind is FaultKind.HTTP_500:
-        return _error_page(500, "500 - Internal server error.")
-    if kind is FaultKind.HTTP_503:
-        return _error_page(503, "503 - Service Unavailable")
-    if kind is FaultKind.SOAP_FAULT:
-        return fault_response(
-            version_of(request), SoapFault("Server was unable to process request.", client=False)
-        )
-    if kind is FaultKind.MALFORMED:
-        return Response(200, answer.content_type, answer.body[: len(answer.body) // 2])
-    raise ValueError(f"{kind.value} is not an HTTP-level fault")
+    if kind not in _DAMAGE:
+        raise ValueError(f"{kind.value} is not an HTTP-level fault")
+    return _DAMAGE[kind](request, answer)
+
+
+def _half(body: bytes) -> bytes:
+    return body[: len(body) // 2]
 
 
 def _error_page(status: int, title: str) -> Response:
     return Response(status, "text/html; charset=utf-8", _IIS_ERROR_PAGE.format(status=title).encode())
+
+
+_DAMAGE: Final[Mapping[FaultKind, Callable[[Request, Response], Response]]] = {
+    FaultKind.HTTP_500: lambda _, __: _error_page(500, "500 - Internal server error."),
+    FaultKind.HTTP_503: lambda _, __: _error_page(503, "503 - Service Unavailable"),
+    FaultKind.SOAP_FAULT: lambda request, _: fault_response(
+        version_of(request), SoapFault("Server was unable to process request.", client=False)
+    ),
+    # Complete HTTP framing, but the body stops halfway: no longer well-formed XML or JSON.
+    FaultKind.MALFORMED: lambda _, answer: Response(
+        200, answer.content_type, answer.body[: len(answer.body) // 2]
+    ),
+}

@@ -16,7 +16,7 @@ from typing import Final
 
 from fiscal_core.errors import InvalidValue
 from fiscal_core.identifiers import parse_access_key
-from local.sefaz.cstat import Code
+from local.sefaz.cstat import Code, Rejection
 from local.sefaz.distribution import DistributionEngine
 from local.sefaz.event_xml import EventAnswer, proc_evento, ret_evento
 from local.sefaz.notes import RELEASING_EVENTS, Note
@@ -71,9 +71,6 @@ class _Event:
     rule: EventRule
     now: datetime
     note: Note | None = None
-
-
-Rejection = tuple[Code, str]
 
 
 def _environment(event: _Event) -> Rejection | None:

@@ -12,9 +12,8 @@ from typing import Final
 from lxml import etree
 
 from local.fixtures.xsd import load_schema
-from local.sefaz.cstat import Code
+from local.sefaz.cstat import Code, Rejection
 
-Problem = tuple[Code, str]
 _MAX_REPORTED_ERRORS: Final = 3
 
 
@@ -23,7 +22,7 @@ def rerooted(element: etree._Element) -> etree._Element:
     return copy.deepcopy(element)
 
 
-def message_problem(message: etree._Element | None, xsd: str) -> Problem | None:
+def message_problem(message: etree._Element | None, xsd: str) -> Rejection | None:
     """What is wrong with the message (a root element, see :func:`rerooted`), or None when valid."""
     if message is None:
         return Code.SCHEMA_INVALID, "no message inside the SOAP body"

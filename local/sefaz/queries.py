@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from fiscal_core.errors import InvalidValue
 from fiscal_core.identifiers import parse_access_key
-from local.sefaz.cstat import Code
+from local.sefaz.cstat import Code, Rejection
 from local.sefaz.notes import Note
 from local.sefaz.rules import Consumption, Policy
 from local.sefaz.service import Service
@@ -69,9 +69,6 @@ def same_base(interested: str, certificate_cnpj: str) -> bool:
     if len(interested) == 14:
         return interested[:8] == certificate_cnpj[:8]
     return interested == certificate_cnpj
-
-
-Rejection = tuple[Code, str]
 
 
 @dataclass

@@ -9,6 +9,7 @@ algorithms (RSA-SHA1, C14N, two transforms) and its single X509Certificate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
@@ -22,16 +23,17 @@ from local.fixtures.documents.xmlbuild import NFE_NS, Tree
 from local.fixtures.xsd import assert_valid
 from local.sefaz.cstat import Code
 from local.sefaz.distribution import DistributionEngine
-from local.sefaz.event_xml import AMBIENTE_NACIONAL, VER_APLIC, EventAnswer, ret_evento
+from local.sefaz.event_xml import AMBIENTE_NACIONAL, EventAnswer, ret_evento
 from local.sefaz.manifestacao import EventRequest, register
 from local.sefaz.payload import message_problem, rerooted
-from local.sefaz.service import Service
+from local.sefaz.service import VER_APLIC, Service
 from local.sefaz.soap import MessageHandler, SoapBinding
 
 REQUEST_XSD: Final = "nfe_evento_mde/schemas/v1_0/envConfRecebto_v1.00.xsd"
 RESPONSE_XSD: Final = "nfe_evento_mde/schemas/v1_0/retEnvConfRecebto_v1.00.xsd"
 _WSDL: Final = "http://www.portalfiscal.inf.br/nfe/wsdl/NFeRecepcaoEvento4"
 _NS: Final = {"n": NFE_NS}
+_LOT_ID: Final = re.compile(r"[0-9]{1,15}")
 
 # The AN's WSDL names the operation nfeRecepcaoEventoNF; the SVRS one (and sped-nfe, which the AN
 # accepts) uses nfeRecepcaoEvento. Each action is answered with its own result element.
@@ -49,15 +51,15 @@ def handler(engine: DistributionEngine, trusted: Sequence[x509.Certificate]) -> 
     """The SOAP message handler of RecepcaoEvento over ``engine``; signatures must chain to ``trusted``."""
 
     def handle(message: etree._Element | None, certificate_cnpj: str | None) -> etree._Element:
-        lot = "0" if message is None else message.findtext("n:idLote", namespaces=_NS) or "0"
+        lot = _lot_id(message)
         paused = engine.paused(Service.NFE_EVENTO)
         if paused is not None:
-            return _ret_env_evento(engine, lot[:15] if lot.isdigit() else "0", paused, [])
+            return _ret_env_evento(engine, lot, paused, [])
         problem = message_problem(message, REQUEST_XSD)
         if problem is not None or message is None:
             code, detail = problem or (Code.SCHEMA_INVALID, "no message")
             engine.record(Service.NFE_EVENTO, certificate_cnpj or "", code, detail)
-            return _ret_env_evento(engine, lot if lot.isdigit() and len(lot) <= 15 else "0", code, [])
+            return _ret_env_evento(engine, lot, code, [])
         now = engine.clock.now()
         answers = [
             register(engine, _read(evento, trusted, now)) for evento in message.iterfind("n:evento", _NS)
@@ -65,6 +67,12 @@ def handler(engine: DistributionEngine, trusted: Sequence[x509.Certificate]) -> 
         return _ret_env_evento(engine, lot, Code.BATCH_PROCESSED, answers)
 
     return handle
+
+
+def _lot_id(message: etree._Element | None) -> str:
+    """The idLote to echo; "0" when the lot carries none the answer's schema would accept."""
+    lot = "" if message is None else message.findtext("n:idLote", namespaces=_NS) or ""
+    return lot if _LOT_ID.fullmatch(lot) else "0"
 
 
 def _read(evento: etree._Element, trusted: Sequence[x509.Certificate], now: datetime) -> EventRequest:

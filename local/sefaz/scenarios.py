@@ -59,6 +59,7 @@ DEFAULT_MIX: Final[Mapping[Story, int]] = {
     Story.CARRIED: 6,
     Story.CTE: 20,
 }
+DEFAULT_WINDOW: Final = timedelta(days=7)
 _UFS: Final = ("SP", "PR", "MG", "RJ", "RS", "SC", "GO", "BA", "PE", "ES")
 _PARTNERS: Final = 12
 _SCHEMAS: Final[Mapping[str, str]] = {
@@ -105,10 +106,13 @@ def seed_company(
     mix: Mapping[Story, int] = DEFAULT_MIX,
 ) -> SeededCompany:
     """Seed ``documents`` stories (NF-e and CT-e queues), ``nfse_documents`` NFS-e (ADN queue) and
-    ``issued`` notes of the company's own for ``cnpj``, starting over ``[since, until]``
-    (default: the last 30 days up to now on the engine's clock)."""
+    ``issued`` notes of the company's own for ``cnpj``, starting over ``[since, until]``.
+
+    The default window is the last 7 days up to now on the engine's clock: recent enough that a
+    client may still send Ciência for every note (10 days, :class:`~local.sefaz.rules.Policy`).
+    """
     now = engine.clock.now()
-    start, end = since or now - timedelta(days=30), until or now
+    start, end = since or now - DEFAULT_WINDOW, until or now
     if end < start:
         raise ValueError(f"the seeding window ends ({end}) before it starts ({start})")
     seeder = _Seeder(engine, Company(cnpj, name), random.Random(f"{seed}:{cnpj}"), start, end)  # noqa: S311
@@ -138,10 +142,12 @@ class _Seeder:
         self.result = SeededCompany(self.company)
 
     def moment(self) -> datetime:
+        """A random instant of the window, in Brasília time as the documents carry it."""
         span = (self.end - self.start).total_seconds()
         return (self.start + timedelta(seconds=self.rng.uniform(0, span))).astimezone(BRASILIA)
 
     def partner(self) -> Company:
+        """One of a dozen suppliers, customers and carriers, each in its own UF."""
         index = self.rng.randrange(_PARTNERS)
         return Company(
             cnpj_for(f"parceiro {index}"), f"PARCEIRO {index:02d} LTDA", uf=_UFS[index % len(_UFS)]
@@ -169,16 +175,19 @@ class _Seeder:
         return document
 
     def queue(self, service: Service, kind: str, xml: bytes, at: datetime) -> None:
+        """Schedule ``xml`` for the company and count it."""
         schema = _SCHEMAS[kind]
         self.engine.publish(service, self.company.cnpj, schema, xml, at=at)
         self.result.queued[(service, schema)] += 1
 
     def summary(self, moment: datetime, events: tuple[tuple[str, int], ...] = ()) -> GeneratedDocument:
+        """A supplier's NF-e to the company, whose resNFe arrives at ``moment``."""
         note = self.note(self.partner(), self.company, moment, events)
         self.queue(Service.NFE_DIST, "resNFe", res_nfe(note).xml, moment)
         return note
 
     def event(self, note: GeneratedDocument, event: EventType, at: datetime) -> None:
+        """The procEventoNFe of ``event`` on ``note``, registered at ``at``, arriving just after."""
         document = nfe_event(note, event, at=at.replace(microsecond=0))
         self.queue(Service.NFE_DIST, "procEventoNFe", document.xml, at + timedelta(seconds=30))
 

@@ -26,7 +26,7 @@ from local.sefaz import adn, distribuicao_dfe, recepcao_evento
 from local.sefaz.distribution import DistributionEngine
 from local.sefaz.faults import Fault, FaultKind, FaultQueue, damaged
 from local.sefaz.service import Service
-from local.sefaz.soap import SoapBinding, SoapFault, fault_response, serve, version_of
+from local.sefaz.soap import MessageHandler, SoapBinding, SoapFault, fault_response, serve, version_of
 from local.sefaz.tls import peer_cnpj
 from local.sefaz.wire import Request, Response
 
@@ -51,7 +51,7 @@ class Route:
     placeholder: Callable[[Request], Response]
 
 
-def _soap_route(path: str, service: Service, binding: SoapBinding, handler: Any) -> Route:
+def _soap_route(path: str, service: Service, binding: SoapBinding, handler: MessageHandler) -> Route:
     return Route(
         service,
         "POST",
@@ -91,7 +91,7 @@ def routes(engine: DistributionEngine, trusted: Sequence[x509.Certificate]) -> t
             "GET",
             re.compile(r"/contribuintes/DFe/(?P<nsu>[^/]+)"),
             lambda request, match: adn_handler(request, match["nsu"]),
-            lambda request: adn_handler(request, "x"),
+            lambda _: adn.placeholder(engine),
         ),
     )
 

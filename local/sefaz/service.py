@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Final
+
+VER_APLIC: Final = "AN_SIM_1.0.0"  # the verAplic every simulated SOAP answer reports
 
 
 class Service(Enum):
