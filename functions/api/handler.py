@@ -1,41 +1,50 @@
 """The HTTP API's entry point: one Powertools resolver behind API Gateway's HTTP API (payload v2).
 
-Resources arrive as Routers included into ``app``. Every route but ``/health`` sits behind the
-Cognito JWT authorizer, so a request reaching a route carries verified claims.
+Resources arrive as Routers (``functions.api.routes.ROUTERS``); errors leave as problem details
+(``functions.api.errors``). Every route but ``/health``, ``/openapi.json`` and ``/docs`` sits
+behind the Cognito JWT authorizer, so a request reaching an authenticated route carries
+verified claims. Request and response bodies are validated against the routes' Pydantic models,
+which also make the OpenAPI 3.1 document.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from fiscal_core.api.openapi import SECURITY_SCHEME, SECURITY_SCHEMES, public_responses
 from fiscal_core.observability import API_GATEWAY_HTTP_CORRELATION, logger, metrics, tracer
+from functions.api.errors import register_error_handlers
+from functions.api.routes import ROUTERS
 
-app = APIGatewayHttpResolver()
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
 
-
-@app.get("/health")
-@tracer.capture_method
-def health() -> dict[str, str]:
-    """Liveness: answers without touching any AWS resource, so it stays public and cheap."""
-    return {"status": "ok"}
-
-
-@app.get("/me")
-@tracer.capture_method
-def me() -> dict[str, str | None]:
-    """Who is calling, as the authorizer verified it: the user pool's subject and email."""
-    claims = app.current_event.request_context.authorizer.jwt_claim or {}
-    return {
-        "sub": claims.get("sub"),
-        "username": claims.get("username"),
-        "client_id": claims.get("client_id"),
-    }
+app = APIGatewayHttpResolver(enable_validation=True)
+register_error_handlers(app)
+for router in ROUTERS:
+    app.include_router(router)
+app.configure_openapi(
+    title="FiscalMix API",
+    version="1.0.0",
+    description="Brazilian fiscal documents for accounting firms and companies. Errors are RFC 9457 "
+    "problem details (application/problem+json).",
+    security_schemes=SECURITY_SCHEMES,
+    security=[{SECURITY_SCHEME: []}],
+)
+app.enable_swagger(path=DOCS_PATH)
 
 
-@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP_CORRELATION)
+@app.get(OPENAPI_PATH, include_in_schema=False, responses=public_responses())
+def openapi_document() -> Response[str]:
+    """The OpenAPI 3.1 document, generated from the routes and their models."""
+    return Response(200, "application/json", app.get_openapi_json_schema())
+
+
+# clear_state: the caller's account and user ids, appended per request, must not outlive it.
+@logger.inject_lambda_context(correlation_id_path=API_GATEWAY_HTTP_CORRELATION, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

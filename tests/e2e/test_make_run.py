@@ -77,7 +77,7 @@ def test_make_run_serves_and_stops_cleanly(stop_signal: signal.Signals) -> None:
 
         request = urllib.request.Request(f"{api_url}/me", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=5) as response:
-            assert json.loads(response.read())["username"]
+            assert json.loads(response.read())["user"]["email"] == "demo@fiscalmix.local"
 
         listening = [
             conn.laddr

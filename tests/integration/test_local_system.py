@@ -75,8 +75,10 @@ def test_product_api_health_and_authorizer(product: LocalSystem) -> None:
     login = create_demo_login(product)
     status, body = _get(f"{api}/me", login.access_token)
     assert status == 200
-    assert body["username"]
-    assert body["client_id"] == product.stack.outputs["UserPoolClientId"]
+    # The first authenticated request opens the new user's account, with them as its owner.
+    assert body["user"]["email"] == login.email
+    assert body["account"]["account_id"]
+    assert body["user"]["account_role"] == "OWNER"
 
 
 @pytest.fixture(scope="module")

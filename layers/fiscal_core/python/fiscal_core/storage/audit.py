@@ -10,10 +10,12 @@ from typing import Any, Final
 from pynamodb.expressions.condition import Condition
 
 from fiscal_core.storage import crud
+from fiscal_core.storage.errors import storage_call
 from fiscal_core.storage.ids import new_sortable_id
 from fiscal_core.storage.keys import account_scoped, time_bounds, timed_sort_key
 from fiscal_core.storage.mapping import plain
 from fiscal_core.storage.models import AuditLog
+from fiscal_core.storage.pagination import check_limit, decode_cursor, encode_cursor
 from fiscal_core.storage.records import Page
 
 # Fiscal records are kept five years; their audit trail a little longer, so it covers them.
@@ -112,6 +114,56 @@ class AuditRepository:
             newest_first=True,
         )  # fmt: skip
         return Page([_entry(i) for i in items], next_cursor)
+
+    def search(
+        self,
+        account_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user_id: str | None = None,
+        entity: tuple[str, str] | None = None,
+        action: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[AuditEntry]:
+        """One page of the log, newest first, narrowed by user or entity, period and action.
+
+        A user or an entity (type, id) picks the index and the period is its key condition, so
+        those filters read only what they return. ``action`` is a filter on what the key
+        condition reads (there is no index per action), so with it the query may read more
+        entries than it returns; narrow the period to keep that small.
+        """
+        if user_id is not None and entity is not None:
+            raise ValueError("filter by a user or by an entity, not both")
+        source: Any = AuditLog
+        partition, attr = account_id, "account_id"
+        if user_id is not None:
+            source, partition, attr = AuditLog.by_user, account_scoped(account_id, user_id), "user_key"
+        elif entity is not None:
+            source, partition, attr = AuditLog.by_entity, _entity_key(account_id, *entity), "entity_key"
+        results = source.query(
+            partition,
+            range_key_condition=_period(start, end),
+            filter_condition=(AuditLog.action == action) if action is not None else None,
+            scan_index_forward=False,
+            limit=check_limit(limit),
+            last_evaluated_key=decode_cursor(cursor, attr, partition),
+        )
+        with storage_call("search the audit log"):
+            items = [_entry(i) for i in results]
+        return Page(items, encode_cursor(results.last_evaluated_key))
+
+
+def _period(start: datetime | None, end: datetime | None) -> Condition | None:
+    low, high = time_bounds(start, end)
+    if low is not None and high is not None:
+        return AuditLog.audit_key.between(low, high)
+    if low is not None:
+        return AuditLog.audit_key >= low
+    if high is not None:
+        return AuditLog.audit_key <= high
+    return None
 
 
 def _entity_key(account_id: str, entity_type: str, entity_id: str) -> str:

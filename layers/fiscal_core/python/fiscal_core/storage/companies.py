@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from fiscal_core.storage import crud
 from fiscal_core.storage.errors import RecordExists, RecordNotFound, is_condition_failure, storage_call
 from fiscal_core.storage.keys import account_scoped, part
 from fiscal_core.storage.mapping import item_values, record_from
 from fiscal_core.storage.models import Company, CompanyUserPermission
+from fiscal_core.storage.pagination import MAX_PAGE_SIZE
 from fiscal_core.storage.records import Page
 
 
@@ -87,6 +89,49 @@ class CompanyRepository:
         """Ids of the account's companies with this CNPJ (normally none or one)."""
         with storage_call("find a company by CNPJ"):
             return [i.company_id for i in Company.by_cnpj.query(account_id, Company.cnpj == cnpj)]
+
+    def update(
+        self, account_id: str, company_id: str, at: datetime, changes: dict[str, object]
+    ) -> CompanyRecord:
+        """Set the given fields (legal_name, uf, tags, active...) of a company; its new state.
+
+        RecordNotFound if the company is not in the account. ``changes`` names record fields;
+        the keys and the CNPJ cannot be changed (a new CNPJ is a new company).
+        """
+        fixed = {"account_id", "company_id", "cnpj", "created_at", "updated_at"} & changes.keys()
+        if fixed:
+            raise ValueError(f"{sorted(fixed)} cannot be changed")
+        attributes = Company.get_attributes()
+        actions: list[Action] = [Company.updated_at.set(at)]
+        for name, value in changes.items():
+            attribute = attributes[name]
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        with storage_call(f"update company {company_id}"):
+            try:
+                Company(account_id, company_id).update(actions, condition=Company.account_id.exists())
+            except UpdateError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                raise RecordNotFound(f"company {company_id} was not found") from exc
+        return self.get(account_id, company_id)
+
+    def get_many(self, account_id: str, company_ids: list[str]) -> list[CompanyRecord]:
+        """The account's companies with these ids, in the order given (missing ones left out)."""
+        if len(company_ids) > MAX_PAGE_SIZE:
+            raise ValueError(f"at most {MAX_PAGE_SIZE} companies at a time")
+        with storage_call("read companies"):
+            found = {i.company_id: i for i in Company.batch_get([(account_id, c) for c in company_ids])}
+        return [record_from(found[c], CompanyRecord) for c in company_ids if c in found]
+
+    def user_permissions_page(
+        self, account_id: str, user_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Permission]:
+        """One page of the companies a user has a role on, by company id."""
+        items, next_cursor = crud.query_page(
+            CompanyUserPermission, account_scoped(account_id, user_id), what="a user's permissions",
+            index=CompanyUserPermission.by_user, partition_attr="user_key", limit=limit, cursor=cursor,
+        )  # fmt: skip
+        return Page([_permission(i) for i in items], next_cursor)
 
     def grant(self, permission: Permission) -> None:
         """Give (or change) a user's role on a company."""

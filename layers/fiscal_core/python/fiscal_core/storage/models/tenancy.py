@@ -30,6 +30,8 @@ class Account(Model):
     document = UnicodeAttribute(null=True)  # CNPJ or CPF of the customer
     plan = UnicodeAttribute(null=True)
     status = UnicodeAttribute()  # ACTIVE | SUSPENDED
+    # Every user must have TOTP MFA enabled to use the API (checked by the API, not the pool).
+    require_mfa = BooleanAttribute(default=False)
     created_at = UTCTimestampAttribute()
     updated_at = UTCTimestampAttribute()
 
