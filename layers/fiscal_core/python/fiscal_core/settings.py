@@ -26,6 +26,21 @@ ENV_EXPORTS_BUCKET: Final = "FISCALMIX_EXPORTS_BUCKET"
 ENV_KMS_KEY_ID: Final = "FISCALMIX_KMS_KEY_ID"
 ENV_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 ENV_LOG_LEVEL: Final = "LOG_LEVEL"
+# The DF-e sync: where SEFAZ and the ADN are, which roots vouch for them, and the sync's pacing.
+ENV_SEFAZ_ENVIRONMENT: Final = "FISCALMIX_SEFAZ_ENVIRONMENT"
+ENV_SEFAZ_BASE_URL: Final = "FISCALMIX_SEFAZ_BASE_URL"
+ENV_SEFAZ_CA_FILE: Final = "FISCALMIX_SEFAZ_CA_FILE"
+ENV_SEFAZ_CA_PEM: Final = "FISCALMIX_SEFAZ_CA_PEM"
+ENV_SYNC_STATE_MACHINE_ARN: Final = "FISCALMIX_SYNC_STATE_MACHINE_ARN"
+ENV_SYNC_EXECUTION_PAGE_LIMIT: Final = "FISCALMIX_SYNC_EXECUTION_PAGE_LIMIT"
+ENV_SYNC_PAGE_PAUSE_SECONDS: Final = "FISCALMIX_SYNC_PAGE_PAUSE_SECONDS"
+ENV_SYNC_WAIT_MARGIN_SECONDS: Final = "FISCALMIX_SYNC_WAIT_MARGIN_SECONDS"
+ENV_SYNC_LEASE_SECONDS: Final = "FISCALMIX_SYNC_LEASE_SECONDS"
+ENV_SYNC_PAUSED_RETRY_SECONDS: Final = "FISCALMIX_SYNC_PAUSED_RETRY_SECONDS"
+ENV_SYNC_FULL_XML_FALLBACK_HOURS: Final = "FISCALMIX_SYNC_FULL_XML_FALLBACK_HOURS"
+ENV_SYNC_STORE_THREADS: Final = "FISCALMIX_SYNC_STORE_THREADS"
+
+SefazEnvironmentName = Literal["production", "homologation", "local"]
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -112,6 +127,44 @@ class Settings(BaseModel):
         description="Set only in local mode, where moto stands in for every AWS service.",
     )
     log_level: LogLevel = Field(default="INFO", validation_alias=ENV_LOG_LEVEL)
+    # The DF-e sync (functions/sync_worker); other functions ignore these.
+    sefaz_environment: SefazEnvironmentName = Field(
+        default="homologation",
+        validation_alias=ENV_SEFAZ_ENVIRONMENT,
+        description="Which SEFAZ/ADN endpoints the sync calls; 'local' is the simulator at sefaz_base_url.",
+    )
+    sefaz_base_url: str | None = Field(
+        default=None,
+        validation_alias=ENV_SEFAZ_BASE_URL,
+        description="https://host:port of the SEFAZ simulator; required when sefaz_environment is local.",
+    )
+    sefaz_ca_file: str | None = Field(
+        default=None,
+        validation_alias=ENV_SEFAZ_CA_FILE,
+        description="PEM bundle of the roots that vouch for SEFAZ's and the ADN's servers.",
+    )
+    sefaz_ca_pem: str | None = Field(
+        default=None, validation_alias=ENV_SEFAZ_CA_PEM, description="The same bundle as PEM text."
+    )
+    sync_state_machine_arn: str | None = Field(
+        default=None,
+        validation_alias=ENV_SYNC_STATE_MACHINE_ARN,
+        description="The sync workflow the hourly fan-out starts executions of.",
+    )
+    # Step Functions Standard keeps 25,000 history events per execution; a page costs about ten.
+    sync_execution_page_limit: int = Field(default=1000, ge=1, validation_alias=ENV_SYNC_EXECUTION_PAGE_LIMIT)
+    # sped-nfe sleeps about 2 s between distNSU pages; 0 fetches the next page at once.
+    sync_page_pause_seconds: int = Field(default=2, ge=0, validation_alias=ENV_SYNC_PAGE_PAUSE_SECONDS)
+    # Added to every wait SEFAZ imposes, so clock skew never makes the next call an early one.
+    sync_wait_margin_seconds: int = Field(default=300, ge=0, validation_alias=ENV_SYNC_WAIT_MARGIN_SECONDS)
+    sync_lease_seconds: int = Field(default=600, ge=60, validation_alias=ENV_SYNC_LEASE_SECONDS)
+    sync_paused_retry_seconds: int = Field(
+        default=1800, ge=60, validation_alias=ENV_SYNC_PAUSED_RETRY_SECONDS
+    )
+    sync_full_xml_fallback_hours: float = Field(
+        default=6.0, gt=0, validation_alias=ENV_SYNC_FULL_XML_FALLBACK_HOURS
+    )
+    sync_store_threads: int = Field(default=8, ge=1, le=64, validation_alias=ENV_SYNC_STORE_THREADS)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -1,0 +1,74 @@
+"""Everything the worker needs, as one value: real adapters in production, fakes in unit tests.
+
+The external edges are protocols: :class:`CredentialSource` opens a company's certificate and
+:class:`Services` hands out the SEFAZ/ADN clients that present it. Production wires
+:class:`~fiscal_core.sync.credentials.CredentialsProvider` and
+:class:`~fiscal_core.sync.services.SefazServices` (see :mod:`fiscal_core.sync.runtime`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from fiscal_core.storage.companies import CompanyRecord, CompanyRepository
+from fiscal_core.storage.cursors import SyncCursorRepository
+from fiscal_core.storage.records import Family
+from fiscal_core.sync.ciencia import AutoCiencia, Manifestor
+from fiscal_core.sync.continuation import Continuation
+from fiscal_core.sync.crash import CrashPoints
+from fiscal_core.sync.credentials import Credentials
+from fiscal_core.sync.journal import PageJournal
+from fiscal_core.sync.notes import NotesStore
+from fiscal_core.sync.page_store import PageStore
+from fiscal_core.sync.policy import SyncPolicy
+from fiscal_core.sync.runs import RunBook
+from fiscal_core.sync.single_queries import SingleQueries, SingleQueryWork
+from fiscal_core.sync.sources import DistributionSource
+
+
+class CredentialSource(Protocol):
+    """Opens the certificate a company's sync uses; raises CredentialProblem when it cannot."""
+
+    def for_company(self, company: CompanyRecord) -> Credentials:
+        """The company's credentials now."""
+        ...
+
+
+class Services(Protocol):
+    """The SEFAZ/ADN clients of one company, presenting its certificate."""
+
+    def pages(self, family: Family, company: CompanyRecord, credentials: Credentials) -> DistributionSource:
+        """The distribution queue of ``family``."""
+        ...
+
+    def single_queries(self, company: CompanyRecord, credentials: Credentials) -> SingleQueries:
+        """consChNFe / consNSU of the NF-e distribution."""
+        ...
+
+    def manifestor(self, company: CompanyRecord, credentials: Credentials) -> Manifestor:
+        """RecepcaoEvento at the AN, signing with the certificate."""
+        ...
+
+
+@dataclass(frozen=True)
+class SyncDeps:
+    """The worker's collaborators."""
+
+    clock: Callable[[], datetime]
+    policy: SyncPolicy
+    crash: CrashPoints
+    companies: CompanyRepository
+    cursors: SyncCursorRepository
+    runs: RunBook
+    journal: PageJournal
+    notes: NotesStore
+    store: PageStore
+    ciencia: AutoCiencia
+    single: SingleQueryWork
+    credentials: CredentialSource
+    services: Services
+    # Starts the next execution when a run hands over (None: whoever drives the tasks does it).
+    continuation: Continuation | None = None

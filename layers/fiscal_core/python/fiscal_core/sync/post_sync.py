@@ -1,0 +1,73 @@
+"""The NF-e run's last step, once distNSU is caught up: what the NSU stream alone does not do.
+
+1. fill gaps of the stream (consNSU), 2. send Ciência da Operação for new summaries when the
+company opted in, 3. fetch by access key the full XML that is overdue (consChNFe). distNSU itself
+is not called: the cursor's next call is an hour away. The run then ends; its counters include
+what these calls stored.
+"""
+
+from __future__ import annotations
+
+from fiscal_core.sefaz.errors import SefazError
+from fiscal_core.storage.records import Family
+from fiscal_core.storage.sync_runs import RunStatus
+from fiscal_core.sync.context import StepContext
+from fiscal_core.sync.contract import SyncState
+from fiscal_core.sync.decisions import decide
+from fiscal_core.sync.errors import CredentialProblem, RetryableSyncError
+from fiscal_core.sync.page_store import PageCounts
+from fiscal_core.sync.single_queries import SingleQueryReport
+
+
+def after_caught_up(ctx: StepContext) -> SyncState:
+    """Do the post-sync work of an NF-e cursor and end the run."""
+    deps, state = ctx.deps, ctx.state
+    summary = ctx.cursor.block_detail  # why the cursor waits now: "no new documents until ..."
+    if state.family is not Family.NFE:
+        return ctx.end(RunStatus.SUCCEEDED, summary)
+    try:
+        credentials = deps.credentials.for_company(ctx.company)
+    except CredentialProblem as exc:
+        return ctx.end(RunStatus.SUCCEEDED, summary, problems=str(exc))
+    queries = deps.services.single_queries(ctx.company, credentials)
+    problems: list[str] = []
+    counts, events_saved = PageCounts(), 0
+    try:
+        if ctx.notes.gaps:
+            gaps = deps.single.fill_gaps(ctx.ref, state.family, queries, ctx.notes, ctx.keep_lease)
+            ctx.save_notes()
+            counts += gaps.counts
+            if gaps.blocked is not None:
+                return _blocked(ctx, gaps, counts)
+        if ctx.company.auto_ciencia:
+            manifestor = deps.services.manifestor(ctx.company, credentials)
+            events_saved, refused = deps.ciencia.run(
+                ctx.company, manifestor, ctx.notes,
+                max_lots=deps.policy.ciencia_lots_per_step, keep_lease=ctx.keep_lease,
+            )  # fmt: skip
+            problems += refused
+        overdue = deps.single.fetch_full_xml(ctx.ref, state.family, queries, ctx.notes, ctx.keep_lease)
+        counts += overdue.counts
+        if overdue.blocked is not None:
+            return _blocked(ctx, overdue, counts + PageCounts(events_saved=events_saved))
+    except SefazError as exc:
+        if exc.retryable:
+            raise RetryableSyncError(f"{ctx.source} could not be reached for {ctx.who}: {exc}") from exc
+        problems.append(f"{ctx.source} answered in a way FiscalMix cannot use: {exc}.")
+    _count(ctx, counts + PageCounts(events_saved=events_saved))
+    return ctx.end(RunStatus.SUCCEEDED, summary, problems=" ".join(problems) or None)
+
+
+def _count(ctx: StepContext, counts: PageCounts) -> None:
+    if counts != PageCounts():
+        nsu = ctx.cursor.last_nsu
+        ctx.state = ctx.deps.runs.count(ctx.state, counts, first_nsu=nsu, last_nsu=nsu)
+
+
+def _blocked(ctx: StepContext, report: SingleQueryReport, counts: PageCounts) -> SyncState:
+    """A single query earned a 656: the CNPJ is blocked, so the cursor waits for the block too."""
+    assert report.blocked is not None
+    _count(ctx, counts)
+    decision = decide(report.blocked, ctx.deps.policy, ctx.deps.clock(), source=ctx.source, company=ctx.who)
+    waits = [t for t in (decision.next_allowed_at, ctx.cursor.next_allowed_at) if t is not None]
+    return ctx.end(RunStatus.WAITING, decision.message, next_allowed_at=max(waits), reason=decision.reason)

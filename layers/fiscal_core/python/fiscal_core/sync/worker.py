@@ -1,0 +1,188 @@
+"""The sync worker: the four tasks of the workflow (see :mod:`fiscal_core.sync.contract`).
+
+- START takes the cursor's lease (one run per company and family) and opens a run; a run that
+  cannot start (lease held, SEFAZ's wait not over) answers SKIP and does nothing else.
+- STEP renews the lease and does the next thing: read one distribution page while the cursor may
+  call, else the post-sync work; it ends the run itself when there is nothing more to do.
+- FINISH makes sure the lease is back and the run closed (STEP normally did both).
+- FAIL is the workflow's Catch: it releases the lease and closes the run as failed, in words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from typing import Final
+
+from fiscal_core.storage.companies import CompanyRecord
+from fiscal_core.storage.cursor_records import Lease
+from fiscal_core.storage.errors import (
+    ConcurrentUpdate,
+    LeaseHeld,
+    LeaseLost,
+    RecordNotFound,
+    StorageUnavailable,
+    SyncWaiting,
+)
+from fiscal_core.storage.sync_runs import RunStatus
+from fiscal_core.sync.context import StepContext, finished
+from fiscal_core.sync.contract import Next, SyncCounters, SyncState, Task
+from fiscal_core.sync.crash import CrashPoint
+from fiscal_core.sync.deps import SyncDeps
+from fiscal_core.sync.errors import RetryableSyncError
+from fiscal_core.sync.paging import read_page
+from fiscal_core.sync.policy import SYNCED_FAMILIES
+from fiscal_core.sync.post_sync import after_caught_up
+from fiscal_core.sync.wording import SOURCES, company_name, when
+
+logger = logging.getLogger(__name__)
+# The FAIL task's words for the errors the workflow catches, by Lambda error name.
+_FAILURES: Final[Mapping[str, str]] = {
+    "RetryableSyncError": "could not finish after several attempts: {detail}",
+    "States.Timeout": "took longer than allowed and was stopped",
+    "States.TaskFailed": "stopped because a step failed: {detail}",
+}
+
+
+class SyncWorker:
+    """Runs one task of the sync workflow on a :class:`SyncState`."""
+
+    def __init__(self, deps: SyncDeps) -> None:
+        self._deps = deps
+        self._tasks: Mapping[Task, Callable[[SyncState], SyncState]] = {
+            Task.START: self.start,
+            Task.STEP: self.step,
+            Task.FINISH: self.finish,
+            Task.FAIL: self.fail,
+        }
+
+    def handle(self, state: SyncState) -> SyncState:
+        """Run the task ``state.task`` names; storage hiccups become retryable errors."""
+        try:
+            return self._tasks[state.task](state)
+        except (StorageUnavailable, ConcurrentUpdate) as exc:
+            raise RetryableSyncError(str(exc)) from exc
+
+    def start(self, state: SyncState) -> SyncState:
+        """Take the lease and open a run, or answer SKIP saying why not."""
+        deps = self._deps
+        if state.family not in SYNCED_FAMILIES:
+            return _skip(state, f"{SOURCES[state.family]} has no distribution FiscalMix reads.")
+        try:
+            company = deps.companies.get(state.account_id, state.company_id)
+        except RecordNotFound:
+            return _skip(state, f"Company {state.company_id} does not exist (any more).")
+        who = company_name(company.legal_name, company.cnpj)
+        if not company.active:
+            return _skip(state, f"{who} is inactive; its documents are not synced.")
+        # The starter may name the owner (the fan-out uses the execution's name), so a START retried
+        # after dying with the lease held takes its own lease back instead of waiting for expiry.
+        owner = state.lease_owner or f"{state.trigger.value}-{uuid.uuid4().hex}"
+        try:
+            lease = self._acquire(state, company, owner)
+        except LeaseHeld:
+            return _skip(state, f"A sync of {who} with {SOURCES[state.family]} is already running.")
+        except SyncWaiting as exc:
+            why = exc.detail or exc.reason or "SEFAZ's rules"
+            return _skip(
+                state, f"{SOURCES[state.family]} may be queried for {who} again at {when(exc.until)}: {why}"
+            )
+        deps.crash.reached(CrashPoint.HOLDING_LEASE)
+        try:
+            run = deps.runs.start(state)
+        except BaseException:
+            deps.cursors.release(lease)  # no run to account for it: give the cursor back at once
+            raise
+        return state.model_copy(
+            update={
+                "task": Task.STEP, "run_id": run.run_id, "lease_owner": owner, "next": Next.FETCH,
+                "wait_seconds": 0, "execution_pages": 0, "counters": SyncCounters(), "message": None,
+            }
+        )  # fmt: skip
+
+    def step(self, state: SyncState) -> SyncState:
+        """Renew the lease, then read a page or do the post-sync work."""
+        deps = self._deps
+        if state.lease_owner is None or state.run_id is None:
+            raise ValueError("a STEP needs the lease owner and run id its START returned")
+        try:
+            lease = deps.cursors.renew(self._lease(state), deps.policy.lease_ttl)
+            deps.crash.reached(CrashPoint.HOLDING_LEASE)
+            company = deps.companies.get(state.account_id, state.company_id)
+            cursor = deps.cursors.get(state.account_id, state.company_id, state.family)
+            notes = deps.notes.load(state.account_id, state.company_id, state.family)
+            context = StepContext(deps, state, lease, company, cursor, notes)
+            if cursor.next_allowed_at <= deps.clock():
+                return read_page(context)
+            return after_caught_up(context)
+        except LeaseLost:
+            summary = (
+                "This run stopped: it lost its hold on the sync (it stalled longer than "
+                f"{deps.policy.lease_ttl} and another run may have taken over). Nothing was lost; "
+                "the next run continues where the sync stands."
+            )
+            deps.runs.end(state, RunStatus.FAILED, summary, error_code="LEASE_LOST")
+            return finished(state, summary)
+
+    def finish(self, state: SyncState) -> SyncState:
+        """Give the lease back and close the run if STEP has not already."""
+        if state.lease_owner is not None:
+            with suppress(LeaseLost):  # already released by the step, or expired
+                self._deps.cursors.release(self._lease(state))
+        self._deps.runs.end(state, RunStatus.SUCCEEDED, None)
+        return finished(state, state.message)
+
+    def fail(self, state: SyncState) -> SyncState:
+        """The Catch: release the lease with the reason, and close the run as failed."""
+        name, detail = _error(state.error)
+        try:
+            company = self._deps.companies.get(state.account_id, state.company_id)
+            who = company_name(company.legal_name, company.cnpj)
+        except RecordNotFound:
+            who = f"company {state.company_id}"
+        what = _FAILURES.get(name, "stopped because of an unexpected error ({name}): {detail}")
+        summary = (
+            f"The sync of {who} with {SOURCES[state.family]} {what.format(name=name, detail=detail)}. "
+            "Nothing stored was lost; the next scheduled run starts where this one stopped."
+        )
+        logger.error("sync run failed: %s", summary)
+        if state.lease_owner is not None:
+            with suppress(LeaseLost):  # expired during the retries: the cursor is free already
+                self._deps.cursors.release(self._lease(state), error=summary)
+        self._deps.runs.end(state, RunStatus.FAILED, summary, error_code=name)
+        return finished(state, summary)
+
+    def _acquire(self, state: SyncState, company: CompanyRecord, owner: str) -> Lease:
+        cursors, ttl = self._deps.cursors, self._deps.policy.lease_ttl
+        try:
+            return cursors.acquire(state.account_id, state.company_id, state.family, owner, ttl)
+        except RecordNotFound:
+            # A company registered before its cursors were: start it from NSU zero.
+            cursors.ensure(state.account_id, state.company_id, state.family, company.cnpj)
+            return cursors.acquire(state.account_id, state.company_id, state.family, owner, ttl)
+
+    def _lease(self, state: SyncState) -> Lease:
+        assert state.lease_owner is not None
+        # The expiry is the store's business; a Lease only names who may write.
+        return Lease(state.account_id, state.company_id, state.family, state.lease_owner, self._deps.clock())
+
+
+def _skip(state: SyncState, message: str) -> SyncState:
+    return state.model_copy(update={"next": Next.SKIP, "wait_seconds": 0, "message": message})
+
+
+def _error(error: Mapping[str, str] | None) -> tuple[str, str]:
+    """(error name, its message) from what Step Functions' Catch put in the state."""
+    if not error:
+        return "Unknown", "no error details were given"
+    name = error.get("Error") or "Unknown"
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return name, cause or name
+    message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
+    return name, str(message or cause)
