@@ -19,8 +19,10 @@ from functions.api.routes import (
     documents,
     exports,
     identity,
+    manifestacao,
     permissions,
     public,
+    sync,
 )
 
 ROUTERS: Final[tuple[APIGatewayHttpRouter, ...]] = (
@@ -33,4 +35,6 @@ ROUTERS: Final[tuple[APIGatewayHttpRouter, ...]] = (
     audit_logs.router,
     documents.router,
     exports.router,
+    sync.router,
+    manifestacao.router,
 )

@@ -1,0 +1,197 @@
+"""POST /documents/{id}/manifestacao through the resolver, over moto, with a fake SEFAZ."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from fiscal_core.api.manifestacao import ManifestacaoServices, get_manifestacao_services
+from fiscal_core.api.services import Services
+from fiscal_core.sefaz.cstat import EVENT_LOT_RULES, EVENT_RULES, classify
+from fiscal_core.sefaz.errors import ConnectionFailed
+from fiscal_core.sefaz.evento import ManifestacaoEvent
+from fiscal_core.sefaz.evento_result import EventLotResult, EventResult
+from fiscal_core.storage.audit import AuditRepository
+from fiscal_core.storage.companies import CompanyRecord
+from fiscal_core.storage.documents import DocumentRepository
+from fiscal_core.storage.records import Manifestacao
+from fiscal_core.sync.errors import CredentialProblem
+from functions.api.handler import app
+from local.fixtures.documents import proc_nfe
+from tests.unit.api.conftest import REGION
+from tests.unit.api.test_documents_api import ACME, BUCKET, SUPPLIER, T0, World, bucket, summary, world
+
+__all__ = ["bucket", "world"]  # fixtures
+NOW = T0 + timedelta(days=5)
+PROC = b"<procEventoNFe/>"
+
+
+@dataclass
+class FakeSefaz:
+    """RecepcaoEvento answering every event with ``cstat`` (lot 128 unless ``lot`` says otherwise)."""
+
+    cstat: str = "135"
+    lot: str = "128"
+    error: Exception | None = None
+    sent: list[tuple[str, ManifestacaoEvent]] = field(default_factory=list)
+
+    def manifestar(self, cnpj: str, events: Sequence[ManifestacaoEvent]) -> EventLotResult:
+        if self.error is not None:
+            raise self.error
+        self.sent += [(cnpj, e) for e in events]
+        registered = self.cstat in ("135", "136")
+        answers = tuple(
+            EventResult(
+                chave=e.chave,
+                tp_evento=e.tipo.tp_evento,
+                n_seq_evento=e.n_seq_evento,
+                outcome=classify(EVENT_RULES, self.cstat, f"motivo {self.cstat}"),
+                protocol="891260000000001" if registered else None,
+                registered_at=NOW if registered else None,
+                ret_evento=b"<retEvento/>",
+                proc_evento=PROC if registered else None,
+            )
+            for e in events
+        )
+        return EventLotResult(
+            id_lote="1", tp_amb="2", ver_aplic="AN", outcome=classify(EVENT_LOT_RULES, self.lot, "lote"),
+            events=answers if self.lot == "128" else (),
+        )  # fmt: skip
+
+
+@pytest.fixture
+def sefaz(world: World, services: Services) -> FakeSefaz:
+    fake = FakeSefaz()
+    companies: list[CompanyRecord] = []
+
+    def manifestor(company: CompanyRecord) -> FakeSefaz:
+        companies.append(company)
+        return fake
+
+    app.dependency_overrides[get_manifestacao_services] = lambda: ManifestacaoServices(manifestor)
+    services.clock = lambda: NOW
+    return fake
+
+
+def _post(world: World, doc_id: str, body: dict[str, Any], sub: str = "owner-a") -> Any:
+    return world.call("POST", f"/documents/{doc_id}/manifestacao", sub=sub, body=body)
+
+
+def _received(world: World, number: int = 1) -> str:
+    doc = summary(world, number)
+    return f"{doc.company_id}.{doc.access_key}"
+
+
+def test_confirmacao_registered_and_stored(world: World, sefaz: FakeSefaz) -> None:
+    doc_id = _received(world)
+    reply = _post(world, doc_id, {"type": "confirmacao"})
+    assert reply.status == 200, reply.body
+    assert reply.body["outcome"] == "REGISTERED"
+    assert (reply.body["cstat"], reply.body["protocol"]) == ("135", "891260000000001")
+    ((cnpj, event),) = sefaz.sent
+    assert cnpj == ACME.cnpj and event.tipo.tp_evento == "210200" and event.justificativa is None
+    key = doc_id.split(".")[1]
+    doc = DocumentRepository().get_document(world.account_a, world.company_a, access_key=key)
+    assert doc is not None and doc.manifestacao is Manifestacao.CONFIRMADA
+    (stored,) = DocumentRepository().list_events(world.account_a, world.company_a, doc.doc_key)
+    assert stored.type_code == "210200" and stored.s3_key is not None
+    body = boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=stored.s3_key)["Body"].read()
+    assert body == PROC
+    trail = AuditRepository().for_entity(world.account_a, "document", doc_id).items
+    assert [e.action for e in trail] == ["document.manifestacao"]
+
+
+def test_nao_realizada_with_justificativa(world: World, sefaz: FakeSefaz) -> None:
+    reply = _post(
+        world,
+        _received(world),
+        {"type": "nao_realizada", "justificativa": "  Mercadoria  nao foi entregue  "},
+    )
+    assert reply.status == 200
+    ((_, event),) = sefaz.sent
+    assert event.tipo.tp_evento == "210240" and event.justificativa == "Mercadoria nao foi entregue"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "nao_realizada"},
+        {"type": "nao_realizada", "justificativa": "curta demais"},
+        {"type": "nao_realizada", "justificativa": "x" * 256},
+        {"type": "confirmacao", "justificativa": "não cabe justificativa aqui"},
+    ],
+)
+def test_justificativa_checked(world: World, sefaz: FakeSefaz, body: dict[str, Any]) -> None:
+    reply = _post(world, _received(world), body)
+    assert reply.status == 422
+    assert [e["field"] for e in reply.body["errors"]] == ["justificativa"]
+    assert sefaz.sent == []
+
+
+def test_unknown_type_is_422(world: World, sefaz: FakeSefaz) -> None:
+    reply = _post(world, _received(world), {"type": "ciencia"})
+    assert reply.status == 422 and reply.body["errors"][0]["field"] == "type"
+
+
+def test_issued_document_is_422(world: World, sefaz: FakeSefaz) -> None:
+    doc_id = world.put_xml(proc_nfe(ACME, SUPPLIER, issued_at=T0))
+    reply = _post(world, doc_id, {"type": "confirmacao"})
+    assert reply.status == 422 and "not addressed to the company" in reply.body["detail"]
+    assert sefaz.sent == []
+
+
+def test_deadline_expired_is_422(world: World, sefaz: FakeSefaz, services: Services) -> None:
+    doc_id = _received(world)
+    services.clock = lambda: T0 + timedelta(days=181)
+    reply = _post(world, doc_id, {"type": "desconhecimento"})
+    assert reply.status == 422 and "prazo expirado" in reply.body["detail"]
+    assert sefaz.sent == []
+
+
+def test_already_registered_573(world: World, sefaz: FakeSefaz) -> None:
+    sefaz.cstat = "573"
+    doc_id = _received(world)
+    reply = _post(world, doc_id, {"type": "desconhecimento"})
+    assert reply.status == 200
+    assert reply.body["outcome"] == "ALREADY_REGISTERED" and "already registered" in reply.body["message"]
+    key = doc_id.split(".")[1]
+    doc = DocumentRepository().get_document(world.account_a, world.company_a, access_key=key)
+    assert doc is not None and doc.manifestacao is Manifestacao.DESCONHECIDA
+
+
+def test_sefaz_refusal_is_422_quoting_it(world: World, sefaz: FakeSefaz) -> None:
+    sefaz.cstat = "596"
+    doc_id = _received(world)
+    reply = _post(world, doc_id, {"type": "confirmacao"})
+    assert reply.status == 422
+    assert reply.body["type"] == "/problems/sefaz-rejected" and "596" in reply.body["detail"]
+    trail = AuditRepository().for_entity(world.account_a, "document", doc_id).items
+    assert [e.action for e in trail] == ["document.manifestacao_refused"]
+
+
+def test_lot_refused_is_422(world: World, sefaz: FakeSefaz) -> None:
+    sefaz.lot = "215"
+    assert _post(world, _received(world), {"type": "confirmacao"}).status == 422
+
+
+def test_sefaz_unreachable_is_503_and_no_certificate_409(world: World, sefaz: FakeSefaz) -> None:
+    doc_id = _received(world)
+    sefaz.error = ConnectionFailed("https://an.example", "refused")
+    assert _post(world, doc_id, {"type": "confirmacao"}).status == 503
+    sefaz.error = CredentialProblem("ACME has no active A1 certificate. Upload one.")
+    reply = _post(world, doc_id, {"type": "confirmacao"})
+    assert reply.status == 409 and "A1 certificate" in reply.body["detail"]
+
+
+def test_viewer_cannot_and_other_account_does_not_see(world: World, sefaz: FakeSefaz) -> None:
+    doc_id = _received(world)
+    assert _post(world, doc_id, {"type": "confirmacao"}, sub=world.viewer).status == 403
+    assert _post(world, doc_id, {"type": "confirmacao"}, sub="owner-b").status == 404
+    assert _post(world, f"{world.company_b}.{doc_id.split('.')[1]}", {"type": "confirmacao"}).status == 404
+    assert _post(world, "not-an-id", {"type": "confirmacao"}).status == 404
+    assert sefaz.sent == []
