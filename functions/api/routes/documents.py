@@ -94,8 +94,10 @@ def import_documents(
     company_id: Annotated[str, Query(min_length=1, max_length=64)],
     filename: Annotated[str | None, Query(max_length=200, description="Name of a single XML.")] = None,
 ) -> ImportReport:
-    """Import the company's own issued XMLs: the body is one XML (application/xml) or a ZIP of them
-    (application/zip), at most 4 MiB. Operators and admins; a report says what happened to each file.
+    """Import the company's own issued XMLs (documents, and its events on them such as cancellations).
+
+    The body is the file itself: one XML (application/xml) or a ZIP of up to 200 XMLs
+    (application/zip), at most 4 MiB. Operators and admins; the report says what happened to each.
     """
     event = router.current_event
     raw = event.body or ""

@@ -116,6 +116,8 @@ def test_the_refusal_lists_the_supported_combinations_in_parameter_names() -> No
         ({"family": Family.CTE, "doc_type": DocType.NFE}, "type"),
         ({"issued_from": datetime(2026, 1, 1, 10)}, "issued_from"),  # naive: no zone guessed
         ({"issued_from": date(2026, 2, 1), "issued_to": date(2026, 1, 1)}, "issued_to"),
+        ({"issued_to": date(9999, 12, 31)}, "issued_to"),  # would overflow once in UTC
+        ({"issued_from": datetime(1, 1, 1, tzinfo=UTC)}, "issued_from"),
     ],
 )
 def test_invalid_values_name_their_field(filters, field) -> None:

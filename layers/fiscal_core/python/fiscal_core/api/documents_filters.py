@@ -57,6 +57,8 @@ TYPES_OF_FAMILY: Final[dict[Family, tuple[DocType, ...]]] = {
     Family.MDFE: (DocType.MDFE,),
     Family.NFSE: (DocType.NFSE,),
 }
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2099
 # The storage filter's field names as the API's query parameters spell them.
 PARAMETER_OF_FIELD: Final[dict[str, str]] = {
     "doc_type": "type",
@@ -157,6 +159,9 @@ def _index_plan(
 def _moment(value: date | datetime | None, field: str, at: time) -> datetime | None:
     if value is None:
         return None
+    # Access keys write the year in two digits (AAMM): no fiscal document lies outside 2000-2099.
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidValue(field, f"give a date between {FIRST_YEAR} and {LAST_YEAR}")
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidValue(field, "give a UTC offset (2025-03-01T08:00:00-03:00) or a plain date")

@@ -163,6 +163,16 @@ class DocumentRepository:
             raise InvalidValue("filters", "across companies only a period can be filtered")
         return self._query("by_account_issued_at", "account_id", account_id, flt, limit, cursor, newest_first)
 
+    def find_by_key_prefix(self, account_id: str, company_id: str, prefix: str) -> list[FiscalDocument]:
+        """A company's documents whose sort key begins with ``prefix`` (one Query, few items).
+
+        An access key begins with cUF, AAMM, issuer, model, series and number, so a prefix
+        ending in a number finds that document without reading any other.
+        """
+        with storage_call("find documents by key prefix"):
+            items = Document.query(company_key(account_id, company_id), Document.doc_key.startswith(prefix))
+            return [to_document(item) for item in items]
+
     def list_pending_summaries(
         self, account_id: str, company_id: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[FiscalDocument]:
