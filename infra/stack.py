@@ -12,12 +12,14 @@ from constructs import Construct
 from infra.bundling import PLATFORM, layer_code
 from infra.constructs.api import ApiConstruct
 from infra.constructs.data import DataConstruct
+from infra.constructs.exports import ExportsConstruct
 from infra.constructs.identity import IdentityConstruct
+from infra.constructs.sync import SyncConstruct
 from infra.stage import Stage
 
 
 class FiscalMixStack(Stack):
-    """The data, the shared layer and the API of one stage.
+    """The data, the shared layer, the API, the DF-e sync and the exports of one stage.
 
     cdk-nag runs as a validation plugin, so an unacknowledged finding fails ``cdk synth``,
     ``cdk deploy`` and ``Template.from_stack`` alike.
@@ -45,7 +47,15 @@ class FiscalMixStack(Stack):
             environment=self.data.environment,
             identity=self.identity,
         )
+        self.sync = SyncConstruct(
+            self, "Sync", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data
+        )
+        self.exports = ExportsConstruct(
+            self, "Exports", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data
+        )
+        self.exports.connect_api(self.api.handler)
         CfnOutput(self, "ApiUrl", value=self.api.stage.url)
+        CfnOutput(self, "SyncStateMachineArn", value=self.sync.state_machine.state_machine_arn)
         CfnOutput(self, "DocumentsBucketName", value=self.data.documents_bucket.bucket_name)
         CfnOutput(self, "ExportsBucketName", value=self.data.exports_bucket.bucket_name)
         CfnOutput(self, "KeyArn", value=self.data.key.key_arn)

@@ -1,4 +1,9 @@
-"""``fiscalmix local`` (``make run``): start the whole system, print where to look, stop on signal."""
+"""``fiscalmix local`` (``make run``): start the whole system, print where to look, stop on signal.
+
+Besides the planes, it seeds the demo: a company with its A1 certificate, a stream of documents
+waiting for it at the simulated SEFAZ, and a first sync of it, started at once, so a newcomer
+sees documents arrive.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from local.demo import DemoTenant
     from local.system import LocalSystem
 
-DEMO_EMAIL = "demo@fiscalmix.local"
+# The documents waiting for the demo company at the simulated SEFAZ (NF-e and CT-e stories,
+# and NFS-e at the ADN): a page or two each, seeded in a couple of seconds and synced in a few.
+DEMO_DOCUMENTS = 60
+DEMO_NFSE_DOCUMENTS = 6
 
 
 @dataclass(frozen=True)
@@ -25,16 +34,19 @@ class DemoLogin:
     email: str
     password: str
     access_token: str
+    sub: str  # the user's id in the pool, which links it to the demo account's owner
 
 
 def create_demo_login(system: LocalSystem) -> DemoLogin:
     """Create the demo user in the stack's user pool and sign it in."""
+    from local.demo import DEMO_EMAIL
+
     pool_id = system.stack.outputs["UserPoolId"]
     client_id = system.stack.outputs["UserPoolClientId"]
     # A new random password on every start: nothing to leak, nothing that works elsewhere.
     password = f"Demo-{secrets.token_urlsafe(9)}1a!"
     cognito = system.aws.client("cognito-idp")
-    cognito.admin_create_user(
+    created = cognito.admin_create_user(
         UserPoolId=pool_id,
         Username=DEMO_EMAIL,
         UserAttributes=[
@@ -51,7 +63,37 @@ def create_demo_login(system: LocalSystem) -> DemoLogin:
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": DEMO_EMAIL, "PASSWORD": password},
     )["AuthenticationResult"]
-    return DemoLogin(DEMO_EMAIL, password, tokens["AccessToken"])
+    sub = next(a["Value"] for a in created["User"]["Attributes"] if a["Name"] == "sub")
+    return DemoLogin(DEMO_EMAIL, password, tokens["AccessToken"], sub)
+
+
+def start_demo_sync(system: LocalSystem, login: DemoLogin) -> tuple[DemoTenant, int]:
+    """Seed the demo company and its documents, and start its first sync; (tenant, documents).
+
+    The sync runs as the demo user's "sync now" would: one execution of the real workflow per
+    document family, against the simulator. It goes on in the background after this returns.
+    """
+    from fiscal_core.crypto.envelope import EnvelopeCipher
+    from fiscal_core.settings import get_settings
+    from fiscal_core.sync.contract import SyncState, Trigger
+    from fiscal_core.sync.policy import SYNCED_FAMILIES
+    from local.demo import seed_demo_documents, seed_demo_tenant
+
+    sefaz = system.sefaz
+    if sefaz is None:
+        raise RuntimeError("the demo needs the SEFAZ simulator, which did not start")
+    cipher = EnvelopeCipher(system.aws.client("kms"), get_settings().kms_key_id)
+    tenant = seed_demo_tenant(cipher, clock=sefaz.clock.now, cognito_sub=login.sub)
+    seeded = seed_demo_documents(sefaz, tenant, documents=DEMO_DOCUMENTS, nfse_documents=DEMO_NFSE_DOCUMENTS)
+    sfn, arn = system.aws.client("stepfunctions"), system.stack.outputs["SyncStateMachineArn"]
+    for family in sorted(SYNCED_FAMILIES):
+        state = SyncState(
+            account_id=tenant.account_id, company_id=tenant.company_id, family=family,
+            trigger=Trigger.USER, user_id=tenant.user_id,
+        )  # fmt: skip
+        name = f"demo-{family.value.lower()}-{secrets.token_hex(4)}"
+        sfn.start_execution(stateMachineArn=arn, name=name, input=state.model_dump_json())
+    return tenant, sum(seeded.queued.values())
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -66,8 +108,10 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _banner(system: LocalSystem, login: DemoLogin, started_in: float) -> str:
+def _banner(system: LocalSystem, login: DemoLogin, demo: tuple[DemoTenant, int], started_in: float) -> str:
     api = next(iter(system.http_gateways.values())).url
+    tenant, documents = demo
+    listing = f"{api}/documents?company_id={tenant.company_id}&limit=5"
     lines = [
         "",
         f"FiscalMix is running locally (started in {started_in:.1f} s). Everything listens on 127.0.0.1.",
@@ -81,6 +125,12 @@ def _banner(system: LocalSystem, login: DemoLogin, started_in: float) -> str:
         f'    curl -H "Authorization: Bearer $TOKEN" {api}/me',
         "  with TOKEN, the demo user's access token (valid one hour):",
         f"    export TOKEN={login.access_token}",
+        "",
+        f"  Demo company {tenant.legal_name} (CNPJ {tenant.cnpj}): {documents} documents wait for it",
+        "  at the simulated SEFAZ, and its first sync has started. Watch them arrive (each page the",
+        '  sync stores is logged below as "sync task done"):',
+        f'    curl -H "Authorization: Bearer $TOKEN" "{listing}"',
+        f'    curl -H "Authorization: Bearer $TOKEN" {api}/companies    # with each sync\'s state',
         "",
         "Press Ctrl-C to stop.",
         "",
@@ -106,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         system.start()
         login = create_demo_login(system)
-        print(_banner(system, login, time.monotonic() - started), flush=True)
+        demo = start_demo_sync(system, login)
+        print(_banner(system, login, demo, time.monotonic() - started), flush=True)
         stop.wait()
         print("Stopping FiscalMix...", flush=True)
     finally:

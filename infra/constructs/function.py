@@ -18,6 +18,9 @@ from infra.stage import Stage
 class FiscalFunction(Construct):
     """The function at ``functions/<name>/handler.py`` with its own role and log group.
 
+    ``handler`` names another entry point of the same folder (``fanout.lambda_handler``), for a
+    domain whose functions share their code, as the sync worker and its schedule fan-out do.
+
     Conventions: the platform of :data:`infra.bundling.PLATFORM`, the fiscal_core layer,
     Powertools' service name, metrics namespace and log level in the environment, active X-Ray
     tracing, and a role that starts with nothing but writing to its own log group. Callers grant
@@ -38,6 +41,7 @@ class FiscalFunction(Construct):
         timeout: Duration | None = None,
         reserved_concurrency: int | None = None,
         log_level: LogLevel = "INFO",
+        handler: str = "handler.lambda_handler",
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
@@ -59,7 +63,7 @@ class FiscalFunction(Construct):
             runtime=PLATFORM.runtime,
             architecture=PLATFORM.architecture,
             code=function_code(name),
-            handler=f"functions.{name}.handler.lambda_handler",
+            handler=f"functions.{name}.{handler}",
             layers=[layer],
             role=self.role,
             log_group=self.log_group,

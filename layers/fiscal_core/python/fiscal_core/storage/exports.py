@@ -10,21 +10,35 @@ from typing import Any, Final
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from fiscal_core.storage import crud
-from fiscal_core.storage.attributes import utc_now
+from fiscal_core.storage.attributes import format_ts, utc_now
+from fiscal_core.storage.document_records import to_document
 from fiscal_core.storage.errors import RecordNotFound, is_condition_failure, storage_call
 from fiscal_core.storage.ids import new_sortable_id
-from fiscal_core.storage.keys import account_scoped
+from fiscal_core.storage.keys import account_scoped, company_key
 from fiscal_core.storage.mapping import record_from
-from fiscal_core.storage.models import ExportJob, IdempotencyKey
-from fiscal_core.storage.records import Page
+from fiscal_core.storage.models import Document, ExportJob, IdempotencyKey
+from fiscal_core.storage.models.documents import DOCUMENT_INDEXES
+from fiscal_core.storage.pagination import collect, decode_cursor, encode_cursor
+from fiscal_core.storage.records import FiscalDocument, Page
 
 JOB_TTL: Final = timedelta(days=7)  # the ZIP's own lifecycle rule in S3 should match
 KEY_TTL: Final = timedelta(hours=24)
+# What an export writes of each document (its ZIP path, its spreadsheet row): about half of
+# the stored attributes, none of the index keys. DynamoDB bills the items read all the same,
+# but a page carries and parses half as much, which is most of an export's reading time.
+EXPORT_ATTRIBUTES: Final = (
+    "account_id", "company_id", "family", "doc_type", "model", "access_key", "external_id", "series",
+    "number", "issued_at", "issuer_doc", "issuer_name", "recipient_doc", "recipient_name", "total_value",
+    "status", "protocol", "direction", "kind", "s3_key", "sha256", "nsu", "event_ids", "manifestacao",
+)  # fmt: skip
+# DynamoDB returns at most 1 MB per page anyway; a stored document is about 1 KB.
+EXPORT_PAGE_SIZE: Final = 1000
 
 
 class ExportStatus(StrEnum):
@@ -151,6 +165,90 @@ class ExportRepository:
             actions += [ExportJob.s3_key.set(s3_key), ExportJob.progress.set(100)]
         self._update(account_id, export_id, actions)
 
+    def advance_progress(
+        self, account_id: str, export_id: str, *, total: int, processed: int, failed: int, size_bytes: int
+    ) -> bool:
+        """Record how far a running job got, never moving it back; False when the write was skipped.
+
+        A worker that resumes from a checkpoint, or restarts, reports counts the job may already
+        have passed: those writes are skipped, so the progress a user polls only rises. It stops
+        at 99: 100 is :meth:`finish`'s, once the ZIP exists.
+        """
+        progress = min(99, (processed + failed) * 100 // max(total, 1))
+        condition = (
+            (ExportJob.status == ExportStatus.RUNNING)
+            & (ExportJob.progress <= progress)
+            & (ExportJob.processed_docs <= processed)
+        )
+        actions: list[Action] = [
+            ExportJob.processed_docs.set(processed), ExportJob.failed_docs.set(failed),
+            ExportJob.size_bytes.set(size_bytes), ExportJob.progress.set(progress),
+        ]  # fmt: skip
+        with storage_call("update an export job's progress"):
+            try:
+                ExportJob(account_id, export_id).update(actions, condition=condition)
+            except UpdateError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                return False
+        return True
+
+    def count_selection(
+        self, index: str, partition: str, start: datetime | None, end: datetime | None
+    ) -> int:
+        """How many documents a documents Query of ``index`` at ``partition`` returns, by issue date.
+
+        A COUNT Query: DynamoDB counts the items without sending them, so an export knows its
+        total before it starts (and shows a percentage) at a fraction of reading the list twice.
+        """
+        with storage_call("count an export's documents"):
+            return int(getattr(Document, index).count(partition, range_key_condition=_period(start, end)))
+
+    def export_page(
+        self,
+        index: str,
+        partition: str,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        cursor: str | None = None,
+        limit: int = EXPORT_PAGE_SIZE,
+    ) -> Page[FiscalDocument]:
+        """One page of the documents a Query of ``index`` returns, oldest first, with EXPORT_ATTRIBUTES.
+
+        The same Query as the documents list (``DocumentRepository.list_documents``), projected:
+        the records hold only what an export writes (no timestamps of the store, no version).
+        """
+        with storage_call("list an export's documents"):
+            results = getattr(Document, index).query(
+                partition,
+                range_key_condition=_period(start, end),
+                scan_index_forward=True,
+                limit=limit,
+                last_evaluated_key=decode_cursor(cursor, DOCUMENT_INDEXES[index], partition),
+                attributes_to_get=list(EXPORT_ATTRIBUTES),
+            )
+            items, next_cursor = collect(results, to_document)
+        return Page(items, next_cursor)
+
+    @staticmethod
+    def resume_cursor(index: str, partition: str, doc: FiscalDocument) -> str:
+        """The documents page cursor that resumes a Query of ``index`` right after ``doc``.
+
+        An export checkpoints between two documents, mid-page: this cursor (the ExclusiveStartKey
+        DynamoDB would have returned had the page ended at ``doc``) goes on with the next one,
+        and a document added meanwhile before ``doc`` can never make one come out twice.
+        """
+        key = {
+            DOCUMENT_INDEXES[index]: {"S": partition},
+            "issued_at": {"S": format_ts(doc.issued_at)},
+            "company_key": {"S": company_key(doc.account_id, doc.company_id)},
+            "doc_key": {"S": doc.doc_key},
+        }
+        cursor = encode_cursor(key)
+        assert cursor is not None  # a non-empty key always encodes
+        return cursor
+
     def _update(self, account_id: str, export_id: str, actions: list[Action]) -> None:
         with storage_call("update an export job"):
             try:
@@ -159,3 +257,14 @@ class ExportRepository:
                 if not is_condition_failure(exc):
                     raise
                 raise RecordNotFound(f"export {export_id} was not found") from exc
+
+
+def _period(start: datetime | None, end: datetime | None) -> Condition | None:
+    """The key condition of an issue-date period, as the documents list reads it."""
+    if start is not None and end is not None:
+        return Document.issued_at.between(start, end)
+    if start is not None:
+        return Document.issued_at >= start
+    if end is not None:
+        return Document.issued_at <= end
+    return None
