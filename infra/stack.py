@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from fiscal_core.settings import ENV_SYNC_STATE_MACHINE_ARN
 from infra.bundling import PLATFORM, layer_code
 from infra.constructs.api import ApiConstruct
 from infra.constructs.data import DataConstruct
@@ -49,6 +50,11 @@ class FiscalMixStack(Stack):
         )
         self.sync = SyncConstruct(
             self, "Sync", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data
+        )
+        # "Sync now" (POST /companies/{id}/sync) starts the workflow from the API.
+        self.sync.state_machine.grant_start_execution(self.api.handler.function)
+        self.api.handler.function.add_environment(
+            ENV_SYNC_STATE_MACHINE_ARN, self.sync.state_machine.state_machine_arn
         )
         self.exports = ExportsConstruct(
             self, "Exports", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data

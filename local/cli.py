@@ -108,10 +108,8 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _banner(system: LocalSystem, login: DemoLogin, demo: tuple[DemoTenant, int], started_in: float) -> str:
+def _banner(system: LocalSystem, login: DemoLogin, started_in: float) -> str:
     api = next(iter(system.http_gateways.values())).url
-    tenant, documents = demo
-    listing = f"{api}/documents?company_id={tenant.company_id}&limit=5"
     lines = [
         "",
         f"FiscalMix is running locally (started in {started_in:.1f} s). Everything listens on 127.0.0.1.",
@@ -126,13 +124,23 @@ def _banner(system: LocalSystem, login: DemoLogin, demo: tuple[DemoTenant, int],
         "  with TOKEN, the demo user's access token (valid one hour):",
         f"    export TOKEN={login.access_token}",
         "",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _demo_banner(system: LocalSystem, demo: tuple[DemoTenant, int]) -> str:
+    api = next(iter(system.http_gateways.values())).url
+    tenant, documents = demo
+    listing = f"{api}/documents?company_id={tenant.company_id}&limit=5"
+    lines = [
+        "",
         f"  Demo company {tenant.legal_name} (CNPJ {tenant.cnpj}): {documents} documents wait for it",
         "  at the simulated SEFAZ, and its first sync has started. Watch them arrive (each page the",
         '  sync stores is logged below as "sync task done"):',
         f'    curl -H "Authorization: Bearer $TOKEN" "{listing}"',
         f'    curl -H "Authorization: Bearer $TOKEN" {api}/companies    # with each sync\'s state',
-        "",
-        "Press Ctrl-C to stop.",
         "",
     ]
     return "\n".join(lines)
@@ -156,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         system.start()
         login = create_demo_login(system)
-        demo = start_demo_sync(system, login)
-        print(_banner(system, login, demo, time.monotonic() - started), flush=True)
+        # The API answers from here on; the demo's documents are seeded after the banner.
+        print(_banner(system, login, time.monotonic() - started), flush=True)
+        print(_demo_banner(system, start_demo_sync(system, login)), flush=True)
         stop.wait()
         print("Stopping FiscalMix...", flush=True)
     finally:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from fiscal_core.api.companies import company_id_for
 from fiscal_core.certificates import load_pfx
 from fiscal_core.crypto.envelope import EnvelopeCipher
 from fiscal_core.storage.accounts import AccountRecord, AccountRepository, UserRecord
@@ -32,11 +33,12 @@ from local.fixtures.certificates import default_ca
 from local.fixtures.identities import cnpj_for
 from local.sefaz import SeededCompany, SefazSimulator
 
-DEMO_ACCOUNT_ID: Final = "demo-account"
-DEMO_USER_ID: Final = "demo-user"
-DEMO_COMPANY_ID: Final = "demo-company"
-DEMO_CERTIFICATE_ID: Final = "demo-a1"
+# Ids in the API's own format (letters and digits); the company's derives from account and CNPJ.
+DEMO_ACCOUNT_ID: Final = "demoaccount"
+DEMO_USER_ID: Final = "demouser"
+DEMO_CERTIFICATE_ID: Final = "demoa1"
 DEMO_CNPJ: Final = cnpj_for("FiscalMix demo company")
+DEMO_COMPANY_ID: Final = company_id_for(DEMO_ACCOUNT_ID, DEMO_CNPJ)
 DEMO_COMPANY_NAME: Final = "DEMONSTRACAO FISCALMIX LTDA"
 DEMO_EMAIL: Final = "demo@fiscalmix.local"
 

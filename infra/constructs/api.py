@@ -41,6 +41,7 @@ TABLE_ACCESS: Final[Mapping[str, Sequence[str]]] = {
     "CompanyUserPermissions": _READ_WRITE,
     "Certificates": _READ_WRITE,
     "SyncCursors": _READ,
+    "SyncRuns": _READ,
     "AuditLogs": ("dynamodb:PutItem", "dynamodb:Query"),
     # The documents routes: search, timeline, import, manifestação.
     "Documents": _READ_WRITE,

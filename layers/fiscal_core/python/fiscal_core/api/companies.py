@@ -33,7 +33,7 @@ def create_company(ctx: RequestContext, body: CompanyCreate) -> CompanyOut:
     check_municipio(body.uf, body.municipio)
     company = CompanyRecord(
         account_id=ctx.account_id,
-        company_id=uuid.uuid5(_COMPANY_NAMESPACE, f"{ctx.account_id}:{body.cnpj}").hex,
+        company_id=company_id_for(ctx.account_id, body.cnpj),
         created_at=ctx.now,
         updated_at=ctx.now,
         **body.model_dump(),
@@ -49,6 +49,11 @@ def create_company(ctx: RequestContext, body: CompanyCreate) -> CompanyOut:
         "company.create", "company", company.company_id, {"cnpj": company.cnpj}, company_id=company.company_id
     )
     return company_out(ctx.services, company, ctx.now)
+
+
+def company_id_for(account_id: str, cnpj: str) -> str:
+    """The id of the company with ``cnpj`` in ``account_id``: the same CNPJ always gets the same id."""
+    return uuid.uuid5(_COMPANY_NAMESPACE, f"{account_id}:{cnpj}").hex
 
 
 def get_company(ctx: RequestContext, company_id: str) -> CompanyOut:
