@@ -33,8 +33,19 @@ class RecordingJobs(ExportRepository):
         super().__init__()
         self.seen: list[int] = []
 
-    def advance_progress(self, account_id: str, export_id: str, **counts: int) -> bool:
-        written = super().advance_progress(account_id, export_id, **counts)
+    def advance_progress(
+        self,
+        account_id: str,
+        export_id: str,
+        *,
+        total: int | None,
+        processed: int,
+        failed: int,
+        size_bytes: int,
+    ) -> bool:
+        written = super().advance_progress(
+            account_id, export_id, total=total, processed=processed, failed=failed, size_bytes=size_bytes
+        )
         self.seen.append(self.get(account_id, export_id).progress)
         return written
 

@@ -12,6 +12,7 @@ from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream  # type: ignore[import
 
 from fiscal_core.exports.archive import ArchiveWriter, read_chunks
 from fiscal_core.exports.multipart import MIN_PART_SIZE, MultipartUpload
+from fiscal_core.exports.progress import ProgressThrottle
 from fiscal_core.exports.spreadsheet import COLUMNS, RowSpool, build_xlsx
 from fiscal_core.exports.zipformat import (
     DEFLATED,
@@ -157,3 +158,19 @@ def test_rows_round_trip_through_csv_and_xlsx(tmp_path: Any) -> None:
     assert "ação\nnova linha" in sheet and 'quote "q"' in sheet.replace("&quot;", '"')
     assert "<v>1234.5</v>" in sheet  # a number, not text
     spool.close()
+
+
+def test_progress_is_reported_every_2_percent_or_5_seconds() -> None:
+    now, reports = [0.0], []
+    throttle = ProgressThrottle(None, lambda: reports.append(now[0]), clock=lambda: now[0])
+    for done in range(1, 50):  # the total is still being counted: only time can trigger a report
+        throttle.update(done)
+    assert reports == []
+    now[0] = 5.0
+    throttle.update(50)
+    assert reports == [5.0]
+    throttle.set_total(1000)  # counted: a step is now 20 documents
+    throttle.update(69)
+    assert reports == [5.0]
+    throttle.update(70)
+    assert reports == [5.0, 5.0]

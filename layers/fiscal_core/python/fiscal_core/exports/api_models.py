@@ -16,7 +16,7 @@ class ExportOut(BaseModel):
     id: str
     status: str = Field(description="QUEUED, RUNNING, SUCCEEDED or FAILED.")
     progress: int = Field(description="Percent of the selected documents packed; 100 once the ZIP is ready.")
-    total_docs: int = Field(description="Documents the filters selected (known once the export starts).")
+    total_docs: int = Field(description="Documents the filters selected: 0 until counted, soon after start.")
     processed_docs: int = Field(description="Documents whose XML is in the ZIP.")
     failed_docs: int = Field(description="Selected documents left out; the spreadsheet's note says why.")
     size_bytes: int

@@ -53,7 +53,7 @@ class Checkpoint(BaseModel):
 
     version: Literal[1] = 1
     segment: int = Field(ge=0)
-    total: int
+    total: int | None = None  # None while the selection is still being counted (never when saved)
     upload_id: str
     parts: list[PartRecord] = Field(default_factory=list)
     entries: int = 0  # central directory records so far

@@ -16,11 +16,14 @@ INTERVAL_S: Final = 5.0
 
 
 class ProgressThrottle:
-    """Calls ``report`` when ``done`` has moved by a step or the interval has passed since the last call."""
+    """Calls ``report`` when ``done`` has moved by a step or the interval has passed since the last call.
+
+    Until the total is known (None: it is still being counted) only the interval applies.
+    """
 
     def __init__(
         self,
-        total: int,
+        total: int | None,
         report: Callable[[], None],
         *,
         done: int = 0,
@@ -30,14 +33,22 @@ class ProgressThrottle:
     ) -> None:
         self._report = report
         self._clock = clock
-        self._step = max(1, math.ceil(total * step))
+        self._fraction = step
+        self._step: int | None = None
         self._interval = interval_s
+        if total is not None:
+            self.set_total(total)
         self._last_done = done
         self._last_at = clock()
 
+    def set_total(self, total: int) -> None:
+        """The number of documents, once counted."""
+        self._step = max(1, math.ceil(total * self._fraction))
+
     def update(self, done: int) -> None:
         """Note that ``done`` documents are done; report if it is time."""
-        if done - self._last_done >= self._step or self._clock() - self._last_at >= self._interval:
+        stepped = self._step is not None and done - self._last_done >= self._step
+        if stepped or self._clock() - self._last_at >= self._interval:
             self.flush(done)
 
     def flush(self, done: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -88,7 +88,9 @@ def plan_for(job: ExportRecord, services: WorkerServices) -> IndexPlan:
     return plan
 
 
-def selection(jobs: ExportRepository, plan: IndexPlan, cursor: str | None) -> Iterator[FiscalDocument]:
+def selection(
+    jobs: ExportRepository, plan: IndexPlan, cursor: str | None
+) -> Generator[FiscalDocument, None, None]:
     """Every document of the plan from ``cursor`` on, oldest first, one projected Query page at a time."""
     start, end = plan.flt.start, plan.flt.end
     while True:

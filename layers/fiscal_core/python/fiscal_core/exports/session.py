@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import chain
 from typing import Final
 
@@ -65,20 +66,26 @@ class ExportSession:
         self.progress = ProgressThrottle(
             state.total, self.report, done=state.processed + state.failed, clock=services.monotonic
         )
+        # A new export counts its selection while it already writes: the count reads every item
+        # of the selection (seconds for a large one) and nothing has to wait for it but the %.
+        self._counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-count")
+        self._count: Future[int] | None = None
+        if state.total is None:
+            flt = plan.flt
+            self._count = self._counter.submit(
+                services.jobs.count_selection, plan.index, plan.partition, flt.start, flt.end
+            )
 
     @classmethod
     def begin(
         cls, services: WorkerServices, job: ExportRecord, plan: IndexPlan, task: ExportTask
     ) -> ExportSession:
-        """A new ZIP: count the selection, mark the job running, open the upload."""
+        """A new ZIP: mark the job running, open the upload (the selection is counted meanwhile)."""
         s3, bucket, key = services.s3, services.exports_bucket, zip_key(job.account_id, job.export_id)
         abort_other_uploads(s3, bucket, key)  # a worker that died before any checkpoint left one
-        total = services.jobs.count_selection(plan.index, plan.partition, plan.flt.start, plan.flt.end)
-        services.jobs.start(job.account_id, job.export_id, total)
+        services.jobs.start(job.account_id, job.export_id, 0)
         upload = MultipartUpload.start(s3, bucket, key, part_size=services.part_size)
-        return cls(
-            services, job, plan, task, Checkpoint(segment=0, total=total, upload_id=upload.upload_id), upload
-        )
+        return cls(services, job, plan, task, Checkpoint(segment=0, upload_id=upload.upload_id), upload)
 
     @classmethod
     def resume(
@@ -131,6 +138,8 @@ class ExportSession:
         self.rows.write(
             document_row(doc, company_cnpj=cnpj, file=file, events=len(fetched.events), pdf=pdf, note=note)
         )
+        if self._count is not None and self._count.done():
+            self._await_total()
         self.progress.update(state.processed + state.failed)
 
     def report(self) -> None:
@@ -143,6 +152,7 @@ class ExportSession:
 
     def checkpoint(self, cursor: str | None) -> Checkpoint:
         """Save everything the next segment needs and queue it; this session ends here."""
+        self._await_total()
         state = self.state.model_copy(
             update={
                 "segment": self.state.segment + 1,
@@ -162,6 +172,7 @@ class ExportSession:
 
     def finish(self) -> int:
         """Spreadsheets, central directory, the upload completed, the job closed; returns the ZIP's size."""
+        self._await_total()
         segments = self.state.segments
         rows_bytes = self.state.rows_bytes + self.rows.bytes
         csv_chunks = chain([HEADER], self.store.chunks(segments, "rows"), read_chunks(self.rows.file))
@@ -190,9 +201,19 @@ class ExportSession:
             self.upload.abort()
 
     def close(self) -> None:
-        """Release the spools."""
+        """Release the spools and the counting thread."""
+        self._counter.shutdown(wait=True)
         self.archive.close()
         self.rows.close()
+
+    def _await_total(self) -> None:
+        """Take the count's result once: into the state, the job and the progress steps."""
+        if self._count is None:
+            return
+        total, self._count = self._count.result(), None
+        self.state.total = total
+        self.services.jobs.record_total(self.job.account_id, self.job.export_id, total)
+        self.progress.set_total(total)
 
     def errors(self) -> list[str]:
         """The job's error list: the first MAX_ERRORS messages and how many more there were."""

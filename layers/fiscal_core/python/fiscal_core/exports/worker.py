@@ -126,6 +126,7 @@ class ExportWorker:
                         return self._continued(session, cursor)
             finally:
                 stream.close()
+                docs.close()
             state.reading_done = True
         rows = state.rows + session.rows.rows
         # A session that had only the ending to do always does it: it has a whole invocation.

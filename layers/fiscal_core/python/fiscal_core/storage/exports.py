@@ -165,25 +165,36 @@ class ExportRepository:
             actions += [ExportJob.s3_key.set(s3_key), ExportJob.progress.set(100)]
         self._update(account_id, export_id, actions)
 
+    def record_total(self, account_id: str, export_id: str, total: int) -> None:
+        """Set the number of documents of a running job, counted while it had already begun."""
+        self._update(account_id, export_id, [ExportJob.total_docs.set(total)])
+
     def advance_progress(
-        self, account_id: str, export_id: str, *, total: int, processed: int, failed: int, size_bytes: int
+        self,
+        account_id: str,
+        export_id: str,
+        *,
+        total: int | None,
+        processed: int,
+        failed: int,
+        size_bytes: int,
     ) -> bool:
         """Record how far a running job got, never moving it back; False when the write was skipped.
 
         A worker that resumes from a checkpoint, or restarts, reports counts the job may already
         have passed: those writes are skipped, so the progress a user polls only rises. It stops
-        at 99: 100 is :meth:`finish`'s, once the ZIP exists.
+        at 99: 100 is :meth:`finish`'s, once the ZIP exists. Until the total is known (None) only
+        the counts move.
         """
-        progress = min(99, (processed + failed) * 100 // max(total, 1))
-        condition = (
-            (ExportJob.status == ExportStatus.RUNNING)
-            & (ExportJob.progress <= progress)
-            & (ExportJob.processed_docs <= processed)
-        )
+        condition = (ExportJob.status == ExportStatus.RUNNING) & (ExportJob.processed_docs <= processed)
         actions: list[Action] = [
             ExportJob.processed_docs.set(processed), ExportJob.failed_docs.set(failed),
-            ExportJob.size_bytes.set(size_bytes), ExportJob.progress.set(progress),
+            ExportJob.size_bytes.set(size_bytes),
         ]  # fmt: skip
+        if total is not None:
+            progress = min(99, (processed + failed) * 100 // max(total, 1))
+            condition &= ExportJob.progress <= progress
+            actions.append(ExportJob.progress.set(progress))
         with storage_call("update an export job's progress"):
             try:
                 ExportJob(account_id, export_id).update(actions, condition=condition)
