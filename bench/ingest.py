@@ -4,8 +4,9 @@ Both candidates store the same pages of up to 50 docZips into a moto server on 1
 fresh company each round (so every document is new, as on a first sync):
 
 - pipeline: ``fiscal_core.sync.page_store.PageStore``, the sync worker's page storage: XML puts
-  overlapped on its thread pool, one BatchGetItem for what the page touches, BatchWriteItem for
-  the new records, the repository for the rest (upgrades, events on stored documents);
+  overlapped on its thread pool, one BatchGetItem for the documents and events the page touches,
+  BatchWriteItem for the new records (both tables in the same batches of 25), a versioned PutItem
+  per stored document that changes (upgrades, events on stored documents);
 - naive: the seed's flow, document after document: read it, one S3 PutObject, one DynamoDB
   PutItem, nothing overlapped.
 

@@ -9,7 +9,8 @@ call: ``ScannedCount`` (items the Query touched) for a Query, the item for a Get
 baseline is the items returned: a filter served by a key condition reads exactly those (1.0);
 one that filtered after reading would read more. The budget is 1.25 for every filter.
 
-The value range is refused by the API (no index orders documents by value), so it has no row.
+A value range (min_value/max_value, with company_id) is a key condition on the index that sorts
+a company's documents by total value, so it is measured like the others.
 
     .venv/bin/python bench/query.py [--documents 20000] [--page 100]
 """
@@ -187,6 +188,11 @@ def filters(items: list[Document]) -> dict[str, DocumentQuery]:
         "issuer+period": quarter(company_id=c, issuer=top_supplier),
         "recipient": DocumentQuery(company_id=c, recipient=top_customer),
         "account-wide period": quarter(),
+        "value range": DocumentQuery(company_id=c, min_value=Decimal("1000"), max_value=Decimal("5000")),
+        "value from": DocumentQuery(company_id=c, min_value=Decimal("10000")),
+        "value up to, lowest first": DocumentQuery(
+            company_id=c, max_value=Decimal("100"), order=Order.LOWEST
+        ),
         "access key": DocumentQuery(company_id=c, access_key=own.access_key),
         "number": DocumentQuery(company_id=c, doc_type=DocType.NFE, series=1, number=own.number),
     }
@@ -248,11 +254,10 @@ def main() -> None:
     ratios = {f"{name} read vs returned": round(r["read"] / r["returned"], 3) for name, r in results.items()}
     print(f"{args.documents:,} documents of one company (+{args.documents // 20:,} of another), "
           f"written in {written:.1f} s; page size {args.page}; budget {BUDGET}")  # fmt: skip
-    print(f"{'filter':<24} {'index / read':<26} {'calls':>6} {'read':>7} {'returned':>9} {'ratio':>6}")
+    print(f"{'filter':<26} {'index / read':<26} {'calls':>6} {'read':>7} {'returned':>9} {'ratio':>6}")
     for name, r in results.items():
         ratio = ratios[f"{name} read vs returned"]
-        print(f"{name:<24} {r['plan']:<26} {r['calls']:>6} {r['read']:>7} {r['returned']:>9} {ratio:>6}")
-    print(f"{'value range':<24} {'refused: 422, no index orders documents by value'}")
+        print(f"{name:<26} {r['plan']:<26} {r['calls']:>6} {r['read']:>7} {r['returned']:>9} {ratio:>6}")
     worst = max(ratios.values())
     print(f"worst ratio {worst} (budget {BUDGET}): {'within' if worst <= BUDGET else 'OVER'}")
     print(json.dumps({

@@ -12,6 +12,7 @@ from constructs import Construct
 from fiscal_core.settings import ENV_SYNC_STATE_MACHINE_ARN
 from infra.bundling import PLATFORM, layer_code
 from infra.constructs.api import ApiConstruct
+from infra.constructs.bridge import BridgeConstruct
 from infra.constructs.data import DataConstruct
 from infra.constructs.exports import ExportsConstruct
 from infra.constructs.identity import IdentityConstruct
@@ -20,7 +21,7 @@ from infra.stage import Stage
 
 
 class FiscalMixStack(Stack):
-    """The data, the shared layer, the API, the DF-e sync and the exports of one stage.
+    """The data, the shared layer, the API, the A3 bridge, the DF-e sync and the exports of one stage.
 
     cdk-nag runs as a validation plugin, so an unacknowledged finding fails ``cdk synth``,
     ``cdk deploy`` and ``Template.from_stack`` alike.
@@ -48,19 +49,27 @@ class FiscalMixStack(Stack):
             environment=self.data.environment,
             identity=self.identity,
         )
-        self.sync = SyncConstruct(
-            self, "Sync", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data
+        # The A3 bridge comes before the sync, whose workflow invokes its dispatch task.
+        self.bridge = BridgeConstruct(
+            self, "Bridge", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data
         )
+        self.bridge.connect_api(self.api.handler)
+        self.sync = SyncConstruct(
+            self, "Sync", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data,
+            agent_dispatch=self.bridge.dispatch.function,
+        )  # fmt: skip
         # "Sync now" (POST /companies/{id}/sync) starts the workflow from the API.
         self.sync.state_machine.grant_start_execution(self.api.handler.function)
         self.api.handler.function.add_environment(
             ENV_SYNC_STATE_MACHINE_ARN, self.sync.state_machine.state_machine_arn
         )
+        self.bridge.grant_task_responses(self.sync.state_machine_arn)
         self.exports = ExportsConstruct(
             self, "Exports", stage=stage, layer=self.layer, environment=self.data.environment, data=self.data
         )
         self.exports.connect_api(self.api.handler)
         CfnOutput(self, "ApiUrl", value=self.api.stage.url)
+        CfnOutput(self, "AgentBridgeUrl", value=self.bridge.url)
         CfnOutput(self, "SyncStateMachineArn", value=self.sync.state_machine.state_machine_arn)
         CfnOutput(self, "DocumentsBucketName", value=self.data.documents_bucket.bucket_name)
         CfnOutput(self, "ExportsBucketName", value=self.data.exports_bucket.bucket_name)

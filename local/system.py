@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fiscal_core.api.services import get_services
+from fiscal_core.bridge.runtime import use_bridge
+from fiscal_core.bridge.settings import ENV_MANAGEMENT_URL, get_bridge_settings
 from fiscal_core.settings import (
     ENV_SEFAZ_BASE_URL,
+    ENV_SEFAZ_CA_FILE,
     ENV_SEFAZ_CA_PEM,
     ENV_SEFAZ_ENVIRONMENT,
     get_settings,
@@ -120,9 +123,17 @@ class LocalSystem:
                 self._start_http(api)
             elif api.protocol == "WEBSOCKET":
                 self._start_ws(api)
-        # Management API calls from handlers must reach the local WebSocket gateway, not moto.
+        # Management API calls from handlers must reach the local WebSocket gateway, not moto;
+        # the bridge names its endpoint explicitly (AWS's is per API and stage).
         for gateway in self.ws_gateways.values():
-            self._set_environment({"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": gateway.management_url})
+            self._set_environment(
+                {
+                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": gateway.management_url,
+                    ENV_MANAGEMENT_URL: gateway.management_url,
+                }
+            )
+        get_bridge_settings.cache_clear()
+        use_bridge(None)
         self._start_pollers()
         if self.options.start_schedules:
             self._start_scheduler()
@@ -183,6 +194,9 @@ class LocalSystem:
                 ENV_SEFAZ_CA_PEM: self.sefaz.ca_pem.decode(),
             }
         )
+        # The template points at the ICP-Brasil bundle in Lambda's layer (/opt/...): here the
+        # simulator's CA alone vouches for the simulator.
+        self._unset_environment(ENV_SEFAZ_CA_FILE)
 
     def use_sync_worker(self, crash: CrashPoints = NO_CRASHES) -> None:
         """(Re)build the sync worker and fan-out the handlers run, on the simulator's clock.
@@ -201,6 +215,10 @@ class LocalSystem:
         for name, value in variables.items():
             self._saved_environment.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+    def _unset_environment(self, name: str) -> None:
+        self._saved_environment.setdefault(name, os.environ.get(name))
+        os.environ.pop(name, None)
 
     def function(self, name: str) -> LocalFunction:
         """A registered function by name (or ARN)."""
@@ -319,6 +337,8 @@ class LocalSystem:
         # (clients of this moto, tables of this stage) must not serve the next system a process
         # starts, as tests do one module after another.
         get_services.cache_clear()
+        use_bridge(None)
+        get_bridge_settings.cache_clear()
         sync_handler.use_worker(None)
         sync_fanout.use_fan_out(None)
         if self.sefaz is not None:

@@ -7,6 +7,7 @@ PrintableString, though some CAs use UTF8String or OCTET STRING), else from a CN
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 CNPJ_OID: Final = x509.ObjectIdentifier("2.16.76.1.3.3")
@@ -35,6 +37,7 @@ class CertificateInfo:
     serial_number: str
     not_before: datetime
     not_after: datetime
+    der: bytes = b""  # the certificate itself: the cloud puts it in the KeyInfo of what the token signs
 
     @classmethod
     def of(cls, certificate: x509.Certificate) -> CertificateInfo:
@@ -49,6 +52,7 @@ class CertificateInfo:
             serial_number=f"{certificate.serial_number:x}",
             not_before=certificate.not_valid_before_utc,
             not_after=certificate.not_valid_after_utc,
+            der=certificate.public_bytes(Encoding.DER),
         )
 
     def to_json(self) -> dict[str, str | None]:
@@ -62,6 +66,7 @@ class CertificateInfo:
             "serial_number": self.serial_number,
             "not_before": self.not_before.isoformat(),
             "not_after": self.not_after.isoformat(),
+            "certificate": base64.b64encode(self.der).decode("ascii"),
         }
 
 

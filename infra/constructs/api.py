@@ -3,7 +3,8 @@
 One ``ANY /{proxy+}`` route sends everything to the API function behind the authorizer (an
 access token of the user pool); the function's resolver owns the routing, so a new Router needs
 no change here. ``GET /health``, ``/openapi.json`` and ``/docs`` are public. The function's role
-gets exactly the tables, indexes, bucket, key and Cognito actions the routes use.
+gets exactly the tables, indexes, bucket, key and Cognito actions the routes use; its
+environment names the SEFAZ (and the CA bundle) the manifestação route sends events to.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fiscal_core.settings import ENV_DOCUMENTS_BUCKET, ENV_KMS_KEY_ID, ENV_TABLE
 from fiscal_core.storage.tables import physical_table_name, table_specs
 from infra.constructs.function import FiscalFunction
 from infra.constructs.identity import ACCESS_TOKEN_SCOPE, IdentityConstruct
+from infra.constructs.sefaz import sefaz_environment
 from infra.stage import Stage
 
 _READ: Final = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
@@ -105,7 +107,12 @@ class ApiConstruct(Construct):
             description="FiscalMix HTTP API",
             stage=stage,
             layer=layer,
-            environment={**environment, ENV_USER_POOL_ID: identity.user_pool.user_pool_id},
+            environment={
+                **environment,
+                ENV_USER_POOL_ID: identity.user_pool.user_pool_id,
+                # POST /documents/{id}/manifestacao sends the event to SEFAZ itself.
+                **sefaz_environment(self, stage),
+            },
         )
         self._grant_access(self.handler.role, environment, identity)
         self.http_api = apigwv2.HttpApi(

@@ -51,11 +51,15 @@ RETRY_ATTEMPTS: Final = 5
 # run instead of waiting an hour) and runs continue as new executions, so hours mean a hang.
 EXECUTION_TIMEOUT: Final = Duration.hours(6)
 WORKER_TIMEOUT: Final = Duration.seconds(120)
+# A lot of Ciência holds 20 events: its signatures are asked of the agent together.
+AGENT_CONCURRENCY: Final = 20
 FANOUT_TIMEOUT: Final = Duration.seconds(300)
 SCHEDULE_EXPRESSION: Final = "rate(1 hour)"
 FANOUT_INPUT: Final = {"source": "fiscalmix.schedule"}
 # The sync's own objects: fiscal_core.sync.object_keys.sync_object_key.
 SYNC_NOTES: Final = "*/sync/*"
+# An A3 step's calls to its agent, their answers and the token's certificate (fiscal_core.bridge.calls).
+AGENT_OBJECTS: Final = "*/agent/*"
 # What the worker does in each table (and index), and nothing more: pages are read with
 # BatchGetItem and written with BatchWriteItem, the rest goes through the repositories.
 _GET, _PUT, _UPDATE, _QUERY = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"
@@ -73,6 +77,11 @@ WORKER_TABLE_GRANTS: Final[tuple[tuple[str, str | None, tuple[str, ...]], ...]] 
     ("Certificates", Certificate.by_company.Meta.index_name, (_QUERY,)),
     # The audit log is append-only: the worker records what it did and never edits history.
     ("AuditLogs", None, (_PUT,)),
+    # Why an A3 run's agent did not answer: its agents and their connections, read only.
+    ("Agents", None, (_QUERY,)),
+    ("AgentConnections", None, (_QUERY,)),
+    # Each new agent call gets its request item, which the bridge's dispatch task then sends.
+    ("AgentRequests", None, (_GET, _PUT)),
 )
 # Isolated worker errors are retried by the workflow; several in a quarter hour are not noise.
 WORKER_ERRORS_THRESHOLD: Final = 5
@@ -118,8 +127,10 @@ class SyncConstruct(Construct):
         layer: lambda_.ILayerVersion,
         environment: Mapping[str, str],
         data: DataConstruct,
+        agent_dispatch: lambda_.Function,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._agent_dispatch = agent_dispatch
         self.state_machine_name = f"fiscalmix-{stage.name}-sync"
         # Built from the name rather than read from the resource: the worker, a task of the
         # workflow, starts its continuations, and a Ref would make the two depend on each other.
@@ -178,7 +189,8 @@ class SyncConstruct(Construct):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:DeleteObject"], resources=[bucket.arn_for_objects(SYNC_NOTES)]
+                actions=["s3:GetObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(SYNC_NOTES), bucket.arn_for_objects(AGENT_OBJECTS)],
             )
         )
         # Without ListBucket, S3 answers a read of a missing note with 403 instead of 404.
@@ -195,6 +207,8 @@ class SyncConstruct(Construct):
              "run time; the grant is PutObject alone, in the documents bucket alone."),
             (SYNC_NOTES, "The sync's notes and page journal of every cursor live under "
              "{account}/{company}/sync/, known only at run time; reading and removing stops there."),
+            (AGENT_OBJECTS, "An A3 step's agent calls and answers live under {account}/{company}/agent/, "
+             "known only at run time; the step reads the answers and removes them once used."),
         ):  # fmt: skip
             Validations.of(role).acknowledge(
                 Acknowledgment(id=f"AwsSolutions-IAM5[Resource::<{bucket_arn}>/{objects}]", reason=reason)
@@ -249,6 +263,9 @@ class SyncConstruct(Construct):
                 self._set_task(Task.FINISH).next(finish.next(sfn.Succeed(self, "Done"))),
             )
             .when(sfn.Condition.string_equals("$.next", Next.SKIP.value), sfn.Succeed(self, "Skipped"))
+            .when(
+                sfn.Condition.string_equals("$.next", Next.AGENT.value), self._ask_agent(fail).next(to_step)
+            )
             # A ``next`` the workflow does not know is a bug in the worker: fail the run cleanly.
             .otherwise(fail)
         )
@@ -281,6 +298,49 @@ class SyncConstruct(Construct):
         )
         self._acknowledge_workflow_role(state_machine)
         return state_machine
+
+    def _ask_agent(self, fail: sfn.IChainable) -> sfn.Map:
+        """Send an A3 step's pending calls to its agent and wait for every answer.
+
+        One ``.waitForTaskToken`` task per call, in parallel (a lot's signatures go together);
+        the bridge completes each token when the agent answers, and the step then runs again
+        and finds the answers in S3. The wait is bounded by ``agent.timeout_seconds``: an agent
+        that stays offline makes the run fail, and the FAIL task says since when it is offline.
+        """
+        ask = tasks.LambdaInvoke(
+            self,
+            "SendToAgent",
+            lambda_function=self._agent_dispatch,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "account_id": sfn.JsonPath.string_at("$.account_id"),
+                    "company_id": sfn.JsonPath.string_at("$.company_id"),
+                    "request_id": sfn.JsonPath.string_at("$.request_id"),
+                    "task_token": sfn.JsonPath.task_token,
+                }
+            ),
+            task_timeout=sfn.Timeout.at("$.timeout_seconds"),
+            retry_on_service_exceptions=False,
+        )
+        _add_retry(ask, LAMBDA_SERVICE_ERRORS)
+        calls = sfn.Map(
+            self,
+            "AskAgent",
+            items_path="$.agent.pending",
+            item_selector={
+                "account_id.$": "$.account_id",
+                "company_id.$": "$.company_id",
+                "request_id.$": "$$.Map.Item.Value",
+                "timeout_seconds.$": "$.agent.timeout_seconds",
+            },
+            max_concurrency=AGENT_CONCURRENCY,
+            # The answers are in S3; the state goes on unchanged into the replayed step.
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        calls.item_processor(ask)
+        calls.add_catch(fail, errors=["States.ALL"], result_path="$.error")
+        return calls
 
     def _set_task(self, task: Task) -> sfn.Pass:
         """A Pass that sets ``$.task``: how the worker learns which step to run from its input.
@@ -319,6 +379,13 @@ class SyncConstruct(Construct):
                 id=f"AwsSolutions-IAM5[Resource::<{_arn_token(self.worker.function)}>:*]",
                 reason="CDK grants invoking every version and alias of the sync worker (ARN:*); "
                 "the grant still names that one function and no other.",
+            )
+        )
+        Validations.of(state_machine.role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{_arn_token(self._agent_dispatch)}>:*]",
+                reason="CDK grants invoking every version and alias of the bridge's dispatch task "
+                "(ARN:*); the grant still names that one function and no other.",
             )
         )
 

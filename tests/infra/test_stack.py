@@ -215,9 +215,12 @@ def test_functions_follow_the_conventions(resources: dict[str, Any]) -> None:
         assert {ENV_DOCUMENTS_BUCKET, ENV_EXPORTS_BUCKET, ENV_KMS_KEY_ID} <= env.keys()
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[log_group]["Properties"]["RetentionInDays"] == 30
+    # HTTP integrations name the function's ARN; WebSocket ones an invocation URI joined around it.
     behind_the_api = {
-        integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        name
         for integration in _of_type(resources, "AWS::ApiGatewayV2::Integration").values()
+        for name in functions
+        if f'{{"Fn::GetAtt": ["{name}", "Arn"]}}' in json.dumps(integration["Properties"]["IntegrationUri"])
     }
     assert behind_the_api
     for name in behind_the_api:

@@ -168,14 +168,21 @@ def test_the_schedule_is_hourly_and_invokes_only_the_fanout(resources: dict[str,
     assert fanout_props["Environment"]["Variables"][ENV_SYNC_STATE_MACHINE_ARN]
 
 
-def test_the_workflow_role_invokes_the_worker_and_nothing_else(resources: dict[str, Any]) -> None:
+def test_the_workflow_role_invokes_the_worker_and_the_agent_dispatch_and_nothing_else(
+    resources: dict[str, Any],
+) -> None:
     worker, _ = _function_role(resources, "functions.sync_worker.handler.lambda_handler")
+    dispatch, _ = _function_role(resources, "functions.ws_bridge.dispatch.lambda_handler")
     _, machine = _one(resources, "AWS::StepFunctions::StateMachine")
     grants = _grants(resources, machine["RoleArn"]["Fn::GetAtt"][0])
     invoke = grants.pop("lambda:InvokeFunction")
     assert invoke == {
-        _arn_of(worker),
-        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [worker, "Arn"]}, ":*"]]}),
+        arn
+        for function in (worker, dispatch)
+        for arn in (
+            _arn_of(function),
+            json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [function, "Arn"]}, ":*"]]}),
+        )
     }
     # What is left is log delivery and tracing, which accept no resource but "*".
     assert all(resources_ == {'"*"'} for resources_ in grants.values())
@@ -217,19 +224,30 @@ def test_the_worker_role_is_least_privilege(resources: dict[str, Any]) -> None:
     assert grants["dynamodb:BatchGetItem"] == grants["dynamodb:BatchWriteItem"] == page_tables
     assert grants["dynamodb:UpdateItem"] == {_table(resources, t) for t in ("SyncCursors", "SyncRuns")}
     assert grants["dynamodb:PutItem"] == page_tables | {
-        _table(resources, t) for t in ("SyncCursors", "SyncRuns", "AuditLogs")
+        _table(resources, t) for t in ("SyncCursors", "SyncRuns", "AuditLogs", "AgentRequests")
     }
     assert grants["dynamodb:GetItem"] == {
-        _table(resources, t) for t in ("Documents", "SyncCursors", "SyncRuns", "Companies", "Certificates")
+        _table(resources, t)
+        for t in ("Documents", "SyncCursors", "SyncRuns", "Companies", "Certificates", "AgentRequests")
     }, "the audit log is append-only"
     assert grants["dynamodb:Query"] == {
         _table(resources, "DocumentEvents"),
         _index(resources, "Documents", "pending_summaries"),
         _index(resources, "Certificates", "by_company"),
+        # An A3 run that waited in vain says whether the agent is offline, and since when.
+        _table(resources, "Agents"),
+        _table(resources, "AgentConnections"),
     }
     assert not any(a in grants for a in ("dynamodb:DeleteItem", "dynamodb:Scan", "s3:*", "kms:Encrypt"))
     assert grants["s3:PutObject"] == {_objects(resources, "*")}
-    assert grants["s3:GetObject"] == grants["s3:DeleteObject"] == {_objects(resources, "*/sync/*")}
+    assert (
+        grants["s3:GetObject"]
+        == grants["s3:DeleteObject"]
+        == {
+            _objects(resources, "*/sync/*"),
+            _objects(resources, "*/agent/*"),
+        }
+    )
     bucket = _logical_id(resources, "AWS::S3::Bucket", "DataDocumentsBucket")
     assert grants["s3:ListBucket"] == {_arn_of(bucket)}
     key = _arn_of(_logical_id(resources, "AWS::KMS::Key", "DataKey"))

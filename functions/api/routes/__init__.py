@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from functions.api.routes import (
     account,
+    agents,
     audit_logs,
     certificates,
     companies,
@@ -32,6 +33,7 @@ ROUTERS: Final[tuple[APIGatewayHttpRouter, ...]] = (
     permissions.router,
     companies.router,
     certificates.router,
+    agents.router,
     audit_logs.router,
     documents.router,
     exports.router,

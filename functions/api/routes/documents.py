@@ -32,7 +32,17 @@ Day = Annotated[
     AwareDatetime | date | None,
     Query(description="A date (a whole Brasília day) or an ISO 8601 time with its offset; inclusive."),
 ]
-Value = Annotated[Decimal | None, Query(ge=0, description="Not served yet: no index orders by value (422).")]
+# vNF and vTPrest are 13 digits and two decimals in the layouts.
+MAX_VALUE = Decimal("9999999999999.99")
+Value = Annotated[
+    Decimal | None,
+    Query(
+        ge=0,
+        le=MAX_VALUE,
+        decimal_places=2,
+        description="Total in reais, inclusive (1234.56); with company_id only, listed by value.",
+    ),
+]
 
 
 @router.get("/documents", tags=["documents"], responses=responses(403, 404))
@@ -53,14 +63,18 @@ def list_documents(
     access_key: Annotated[str | None, Query(min_length=44, max_length=60)] = None,
     number: Annotated[int | None, Query(ge=1, le=999_999_999)] = None,
     series: Annotated[int | None, Query(ge=0, le=999, description="With number only.")] = None,
-    order: Annotated[Order, Query()] = Order.NEWEST,
+    order: Annotated[
+        Order | None,
+        Query(description="newest (default) or oldest by issue date; highest (default) or lowest by value."),
+    ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> DocumentPage:
     """Documents by issue date; each filter combination is one index read (422 names the served ones).
 
     company_id may be left out only by account owners and admins, and then only the period
-    filters. number finds the company's own documents (with type and series).
+    filters. number finds the company's own documents (with type and series). min_value and
+    max_value list one company's documents by value, and combine with nothing else.
     """
     query = DocumentQuery(
         company_id, family, doc_type, direction, status, issuer, recipient, issued_from, issued_to,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fiscal_core.api.services import get_services
-from fiscal_core.settings import get_settings
+from fiscal_core.settings import ENV_SYNC_PAGE_PAUSE_SECONDS, get_settings
 from local.synth import synthesize_template
 from local.system import LocalOptions, LocalSystem
 from tests.integration.api.client import Api, Users
@@ -33,7 +33,10 @@ def system(template: dict[str, Any]) -> Iterator[LocalSystem]:
     # The API builds its services once per process; a stage of its own needs fresh ones.
     get_services.cache_clear()
     get_settings.cache_clear()
-    options = LocalOptions(stage=STAGE, template=template, start_schedules=False)
+    # No pause between distribution pages: a sync started through the API ends in seconds.
+    options = LocalOptions(
+        stage=STAGE, template=template, start_schedules=False, environment={ENV_SYNC_PAGE_PAUSE_SECONDS: "0"}
+    )
     running = LocalSystem(options)
     running.start()
     yield running

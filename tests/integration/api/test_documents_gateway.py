@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -175,7 +176,14 @@ def test_list_each_filter_pages_and_refusals(docs: Docs, mine: dict[str, Any], r
     combo = docs.get("/documents", docs.viewer_a, company_id=company, issuer=SUPPLIER.cnpj, type="NFE")
     assert (combo.status, combo.content_type) == (422, "application/problem+json")
     assert combo.body["type"] == "/problems/unsupported-filter"
-    assert docs.get("/documents", docs.viewer_a, company_id=company, max_value="10").status == 422
+    totals = {d["id"]: Decimal(d["total_value"]) for d in everything.body["items"] if d["total_value"]}
+    middle = sorted(totals.values())[len(totals) // 2]
+    by_value = docs.get("/documents", docs.viewer_a, company_id=company, max_value=str(middle))
+    assert by_value.status == 200, by_value.body
+    listed = [d["id"] for d in by_value.body["items"]]
+    assert sorted(listed) == sorted(i for i, v in totals.items() if v <= middle)
+    assert [totals[i] for i in listed] == sorted((totals[i] for i in listed), reverse=True)
+    assert docs.get("/documents", docs.viewer_a, company_id=company, max_value="10", type="NFE").status == 422
     assert docs.get("/documents", docs.viewer_a).body["errors"][0]["field"] == "company_id"
     assert len(docs.get("/documents", docs.owner_a, issued_from="2026-09-14").body["items"]) == 3
 

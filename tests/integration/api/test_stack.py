@@ -29,9 +29,15 @@ def _api_function(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def test_only_health_and_the_contract_are_public(template: dict[str, Any]) -> None:
+    (http_api,) = [
+        name
+        for name, api in _of_type(template, "AWS::ApiGatewayV2::Api").items()
+        if api["Properties"]["ProtocolType"] == "HTTP"
+    ]
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in _of_type(template, "AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["ApiId"] == {"Ref": http_api}
     }
     assert set(routes) == {"ANY /{proxy+}", "GET /health", "GET /openapi.json", "GET /docs"}
     assert routes["ANY /{proxy+}"]["AuthorizationType"] == "JWT"

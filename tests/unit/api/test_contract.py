@@ -48,6 +48,8 @@ def test_openapi_document_is_3_1_and_every_route_declares_problem_responses(call
                 continue
             assert "application/problem+json" in operation["responses"]["422"]["content"], (path, method)
             assert "401" in operation["responses"], (path, method)
+            if "204" in operation["responses"]:  # no body, so no media type to promise one
+                assert operation["responses"]["204"].get("content", {}) == {}, (path, method)
 
 
 def test_docs_page_is_served(call) -> None:

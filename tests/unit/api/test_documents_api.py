@@ -107,9 +107,9 @@ def world(call, directory, services, bucket) -> World:
     return world
 
 
-def summary(world: World, number: int) -> FiscalDocument:
+def summary(world: World, number: int, total: Decimal | None = None) -> FiscalDocument:
     """A received summary (no XML yet) of the supplier, as the sync stores a resNFe."""
-    nfe = proc_nfe(SUPPLIER, ACME, number=number, issued_at=T0 + timedelta(hours=number))
+    nfe = proc_nfe(SUPPLIER, ACME, number=number, issued_at=T0 + timedelta(hours=number), total=total)
     company = SyncCompany(world.account_a, world.company_a, ACME.cnpj)
     item = classify(DocZip(f"{number:015d}", "resNFe", res_nfe(nfe).xml), company, Family.NFE, T0)
     assert isinstance(item, DocumentItem)
@@ -146,9 +146,13 @@ def test_unsupported_filters_and_stale_cursors_are_422_problems(world: World) ->
     combo = world.get("/documents", company_id=world.company_a, issuer=SUPPLIER.cnpj, status="AUTHORIZED")
     assert (combo.status, combo.body["type"]) == (422, "/problems/unsupported-filter")
     assert "Supported, each with or without a period" in combo.body["detail"]
-    value = world.get("/documents", company_id=world.company_a, min_value="10")
-    assert value.status == 422
-    assert "no index orders documents by value" in value.body["detail"]
+    value = world.get("/documents", company_id=world.company_a, min_value="10", type="NFE")
+    assert (value.status, value.body["type"]) == (422, "/problems/unsupported-filter")
+    assert "lists one company's documents by value" in value.body["detail"]
+    for bad, named in (({"min_value": "1.234"}, "min_value"), ({"max_value": "-1"}, "max_value"),
+                       ({"min_value": "5", "max_value": "4"}, "max_value")):  # fmt: skip
+        refused = world.get("/documents", company_id=world.company_a, **bad)
+        assert (refused.status, refused.body["errors"][0]["field"]) == (422, named), refused.body
     summary(world, 1)
     summary(world, 2)
     cursor = world.get("/documents", company_id=world.company_a, limit="1").body["next_cursor"]
@@ -156,6 +160,30 @@ def test_unsupported_filters_and_stale_cursors_are_422_problems(world: World) ->
     assert (stale.status, stale.body["errors"][0]["field"]) == (422, "cursor")
     garbage = world.get("/documents", company_id=world.company_a, cursor="%%%")
     assert garbage.status == 422
+
+
+def test_a_value_range_lists_by_value_and_pages_with_its_cursor(world: World) -> None:
+    totals = ["0.50", "250.50", "250.50", "250.50", "999.99", "1000.00", "12345.67"]
+    for number, total in enumerate(totals, start=1):
+        summary(world, number, Decimal(total))
+    listed, numbers, cursor = [], [], None
+    while True:  # pages of two through the three documents that tie at 250.50
+        more: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = world.get("/documents", company_id=world.company_a, min_value="250.5", max_value="1000",
+                         limit="2", **more)  # fmt: skip
+        assert page.status == 200, page.body
+        listed += [d["total_value"] for d in page.body["items"]]
+        numbers += [d["number"] for d in page.body["items"]]
+        if (cursor := page.body["next_cursor"]) is None:
+            break
+    assert [Decimal(v) for v in listed] == [Decimal(v) for v in ("1000", "999.99", "250.5", "250.5", "250.5")]
+    assert sorted(numbers) == [2, 3, 4, 5, 6]  # each once
+    lowest = world.get("/documents", company_id=world.company_a, max_value="250.50", order="lowest",
+                       limit="2")  # fmt: skip
+    assert [Decimal(d["total_value"]) for d in lowest.body["items"]] == [Decimal("0.5"), Decimal("250.5")]
+    other_range = world.get("/documents", company_id=world.company_a, max_value="250.49", order="lowest",
+                            cursor=lowest.body["next_cursor"])  # fmt: skip
+    assert (other_range.status, other_range.body["errors"][0]["field"]) == (422, "cursor")
 
 
 def test_account_wide_lists_are_for_owners_and_admins(world: World) -> None:

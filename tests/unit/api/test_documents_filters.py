@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -66,8 +67,37 @@ def test_a_period_is_the_key_condition_and_dates_are_whole_brasilia_days() -> No
     assert isinstance(found, IndexPlan)
     assert found.flt.start == datetime(2026, 1, 1, tzinfo=BRASILIA)
     assert found.flt.end == datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=BRASILIA)
-    assert found.newest_first
-    assert not plan(order=Order.OLDEST).newest_first
+    assert found.descending
+    assert not plan(order=Order.OLDEST).descending
+
+
+def test_a_value_range_is_the_key_condition_of_the_index_sorted_by_value() -> None:
+    found = plan(min_value=Decimal("100.5"), max_value=Decimal("2000"))
+    assert isinstance(found, IndexPlan)
+    assert (found.index, found.partition, found.company_id) == ("by_company_value", "acc1#co1", "co1")
+    assert (found.flt.min_value, found.flt.max_value) == (Decimal("100.50"), Decimal("2000.00"))
+    assert found.descending  # highest first
+    lowest = plan(max_value=Decimal("-0"), order=Order.LOWEST)
+    assert isinstance(lowest, IndexPlan)
+    assert not lowest.descending
+    assert (lowest.flt.min_value, str(lowest.flt.max_value)) == (None, "0.00")
+    with pytest.raises(UnsupportedFilter, match="with company_id"):
+        plan(None, min_value=Decimal(1))
+
+
+@pytest.mark.parametrize(
+    ("filters", "field", "words"),
+    [
+        ({"min_value": Decimal("10"), "max_value": Decimal("9.99")}, "max_value", "ends below"),
+        ({"min_value": Decimal("-1")}, "min_value", "zero or more"),
+        ({"max_value": Decimal("NaN")}, "max_value", "zero or more"),
+        ({"min_value": Decimal("1.001")}, "min_value", "two decimal places"),
+    ],
+)
+def test_a_value_range_must_be_amounts_in_cents(filters, field, words) -> None:
+    with pytest.raises(InvalidValue, match=words) as refused:
+        plan(**filters)
+    assert refused.value.field == field
 
 
 def test_account_wide_lists_take_only_a_period() -> None:
@@ -84,8 +114,12 @@ def test_account_wide_lists_take_only_a_period() -> None:
         ({"issuer": SUPPLIER, "doc_type": DocType.NFE}, "type \\+ issuer cannot be combined"),
         ({"issuer": SUPPLIER, "recipient": CNPJ}, "issuer \\+ recipient cannot be combined"),
         ({"family": Family.NFE}, "give type=NFE or type=NFCE"),
-        ({"min_value": 10}, "no index orders documents by value"),
-        ({"max_value": 10, "doc_type": DocType.NFE}, "no index orders documents by value"),
+        ({"max_value": Decimal(10), "doc_type": DocType.NFE}, "A value range .* lists one company's"),
+        ({"min_value": Decimal(10), "issued_from": date(2026, 1, 1)}, "A value range"),
+        ({"min_value": Decimal(10), "issuer": SUPPLIER}, "A value range"),
+        ({"min_value": Decimal(10), "order": Order.NEWEST}, "A value range lists by value"),
+        ({"order": Order.HIGHEST}, "sort by value: give min_value or max_value"),
+        ({"doc_type": DocType.NFE, "order": Order.LOWEST}, "sort by value"),
         ({"series": 1}, "series only narrows a number search"),
         ({"access_key": "x" * 44, "status": DocStatus.AUTHORIZED}, "access_key names one document"),
         ({"number": 5, "doc_type": DocType.NFE}, "number finds one of the company's own"),
@@ -176,6 +210,13 @@ def test_a_cursor_is_bound_to_the_list_it_came_from() -> None:
     for other in (february, oldest):
         with pytest.raises(InvalidValue, match="belongs to another list"):
             unwrap(cursor, other)
+    cheap, dear = plan(max_value=Decimal(100)), plan(min_value=Decimal(0), max_value=Decimal(100))
+    assert isinstance(cheap, IndexPlan)
+    assert isinstance(dear, IndexPlan)
+    by_value = wrap("store-cursor", cheap)
+    assert unwrap(by_value, cheap) == "store-cursor"
+    with pytest.raises(InvalidValue, match="belongs to another list"):
+        unwrap(by_value, dear)
     for forged in ("not base64 at all!", "e30", "bnVsbA"):
         with pytest.raises(InvalidValue, match="cursor"):
             unwrap(forged, january)

@@ -10,12 +10,21 @@ from typing import Any
 import boto3
 import pytest
 
-from fiscal_core.api.manifestacao import ManifestacaoServices, get_manifestacao_services
+from fiscal_core.api.manifestacao import ManifestacaoServices, _sefaz_wiring, get_manifestacao_services
+from fiscal_core.api.problems import DependencyUnavailable, problem_for
 from fiscal_core.api.services import Services
 from fiscal_core.sefaz.cstat import EVENT_LOT_RULES, EVENT_RULES, classify
 from fiscal_core.sefaz.errors import ConnectionFailed
 from fiscal_core.sefaz.evento import ManifestacaoEvent
 from fiscal_core.sefaz.evento_result import EventLotResult, EventResult
+from fiscal_core.settings import (
+    ENV_DOCUMENTS_BUCKET,
+    ENV_EXPORTS_BUCKET,
+    ENV_KMS_KEY_ID,
+    ENV_SEFAZ_CA_FILE,
+    ENV_TABLE_PREFIX,
+    Settings,
+)
 from fiscal_core.storage.audit import AuditRepository
 from fiscal_core.storage.companies import CompanyRecord
 from fiscal_core.storage.documents import DocumentRepository
@@ -195,3 +204,23 @@ def test_viewer_cannot_and_other_account_does_not_see(world: World, sefaz: FakeS
     assert _post(world, f"{world.company_b}.{doc_id.split('.')[1]}", {"type": "confirmacao"}).status == 404
     assert _post(world, "not-an-id", {"type": "confirmacao"}).status == 404
     assert sefaz.sent == []
+
+
+def _settings(**sefaz: str) -> Settings:
+    return Settings.model_validate(
+        {
+            ENV_TABLE_PREFIX: "test", ENV_DOCUMENTS_BUCKET: BUCKET, ENV_EXPORTS_BUCKET: BUCKET,
+            ENV_KMS_KEY_ID: "alias/test", "AWS_REGION": REGION, **sefaz,
+        }
+    )  # fmt: skip
+
+
+def test_a_deployment_without_the_sefaz_ca_bundle_answers_503_naming_it(tmp_path) -> None:
+    missing = tmp_path / "icp-brasil.pem"
+    for settings in (_settings(), _settings(**{ENV_SEFAZ_CA_FILE: str(missing)})):
+        with pytest.raises(DependencyUnavailable) as refused:
+            _sefaz_wiring(settings)
+        assert ENV_SEFAZ_CA_FILE in str(refused.value)
+        assert problem_for(refused.value, "/documents/x/manifestacao").status == 503
+    missing.write_text("-----BEGIN CERTIFICATE-----\n")  # read when SEFAZ is called, not before
+    assert callable(_sefaz_wiring(_settings(**{ENV_SEFAZ_CA_FILE: str(missing)})))

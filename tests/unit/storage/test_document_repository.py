@@ -340,3 +340,39 @@ def test_account_list_refuses_filters_it_cannot_apply_as_keys(repo):
 def test_naive_timestamps_are_refused(repo):
     with pytest.raises(InvalidValue, match="time zone"):
         repo.put_document(doc(issued_at=datetime(2025, 3, 1, 9, 0)))
+
+
+def test_a_value_range_is_a_key_condition_in_numeric_order(created_tables, monkeypatch):
+    """by_company_value sorts by the number (9.99 < 100 < 1000) and skips documents without a total."""
+    from pynamodb.connection.base import Connection
+
+    repo, account = DocumentRepository(clock=lambda: T0), "acc-values"
+    totals = {1: "1000.00", 2: "9.99", 3: "100", 4: None, 5: "100.01", 6: "0", 7: "25000.5"}
+    for n, total in totals.items():
+        repo.put_document(doc(n, account_id=account, total_value=Decimal(total) if total else None))
+    seen: list[tuple[int, int]] = []
+    original = Connection.query
+
+    def spy(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        seen.append((response["ScannedCount"], response["Count"]))
+        return response
+
+    monkeypatch.setattr(Connection, "query", spy)
+
+    def listed(low: str | None, high: str | None, **options: Any) -> list[int]:
+        bounds = [Decimal(v) if v is not None else None for v in (low, high)]
+        flt = DocumentFilter(min_value=bounds[0], max_value=bounds[1])
+        return numbers(repo.list_documents(account, "co1", flt, **options))
+
+    assert listed("9.99", "1000") == [1, 5, 3, 2]
+    assert listed("0", None, newest_first=False) == [6, 2, 3, 5, 1, 7]
+    assert listed(None, "99.99") == [2, 6]
+    assert all(scanned == count for scanned, count in seen)
+    # The full document's total replaces the summary's: the item moves in the index.
+    repo.put_document(full(2, account_id=account, total_value=Decimal("5000")))
+    assert listed("1000", "9999") == [2, 1]
+    with pytest.raises(InvalidValue, match="served alone"):
+        repo.list_documents(account, "co1", DocumentFilter(min_value=Decimal(1), doc_type=DocType.NFE))
+    with pytest.raises(InvalidValue, match="only a period"):
+        repo.list_account_documents(account, DocumentFilter(min_value=Decimal(1)))

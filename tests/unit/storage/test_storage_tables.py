@@ -106,8 +106,9 @@ def _samples() -> dict[str, Any]:
         "AgentRequests": AgentRequest(ACC, "r1", agent_id="ag1", action="SIGN_XML",
                                       status="PENDING", created_at=NOW, updated_at=NOW,
                                       expires_at=NOW + timedelta(minutes=15)),
-        "PairingCodes": PairingCode("codehash", agent_id="ag1", poll_secret_hash="p",
-                                    status="PENDING", created_at=NOW,
+        "PairingCodes": PairingCode("codehash", agent_id="ag1", credential_hash="p",
+                                    connection_id="c=1", status="PENDING", created_at=NOW,
+                                    valid_until=NOW + timedelta(minutes=10),
                                     expires_at=NOW + timedelta(minutes=10)),
     }  # fmt: skip
 

@@ -25,7 +25,7 @@ from fiscal_core.storage.records import Family
 from fiscal_core.sync.answer import Answer, DocZip
 from fiscal_core.sync.continuation import continuation_name
 from fiscal_core.sync.contract import SyncState
-from fiscal_core.sync.credentials import Credentials
+from fiscal_core.sync.credentials import AgentBooks, Credentials
 from fiscal_core.sync.errors import CredentialProblem
 from fiscal_core.sync.sources import DistributionSource
 from local.fixtures.certificates import company_certificate, default_ca
@@ -185,7 +185,7 @@ class FakeCredentials:
         self.problem: str | None = None
         self.opened = 0
 
-    def for_company(self, company: CompanyRecord) -> Credentials:
+    def for_company(self, company: CompanyRecord, agent_books: AgentBooks | None = None) -> Credentials:
         if self.problem:
             raise CredentialProblem(self.problem)
         self.opened += 1
@@ -197,7 +197,9 @@ def _credentials(cnpj: str, name: str) -> Credentials:
     issued = company_certificate(cnpj, name)
     a1 = load_pfx(issued.to_pfx("senha"), "senha")
     tls = TlsSettings(ca_pem=default_ca().trust_pem().decode())
-    return Credentials("cert-1", a1.fingerprint_sha256, a1, HttpsTransport(ClientIdentity.from_a1(a1), tls))
+    return Credentials(
+        "cert-1", a1.fingerprint_sha256, a1.signer(), HttpsTransport(ClientIdentity.from_a1(a1), tls)
+    )
 
 
 @dataclass

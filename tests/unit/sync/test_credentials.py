@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from fiscal_core.certificates import load_pfx
+from fiscal_core.certificates import cnpj_of, load_pfx
 from fiscal_core.crypto.envelope import EnvelopeCipher
 from fiscal_core.sefaz.tls import TlsSettings
 from fiscal_core.storage.certificates import CertificateRecord, CertificateRepository
@@ -80,7 +80,7 @@ def test_the_sealed_certificate_opens_in_memory_and_is_cached(cipher: CountingCi
     second = provider.for_company(_company())
 
     assert first is second
-    assert first.a1.cnpj == COMPANY.cnpj
+    assert cnpj_of(first.signer.certificate) == COMPANY.cnpj
     assert CountingCipher.decrypted == 2  # the PFX and its password, once
     stored = CertificateRepository().get(ACCOUNT, "cert-1")
     assert stored.pfx is not None and PASSWORD.encode() not in stored.pfx.ciphertext
@@ -89,7 +89,9 @@ def test_the_sealed_certificate_opens_in_memory_and_is_cached(cipher: CountingCi
 def test_problems_say_what_the_user_must_do(cipher: CountingCipher) -> None:
     clock = FakeClock(START)
     provider = _provider(cipher, clock)
-    with pytest.raises(CredentialProblem, match=r"has no active A1 certificate.*Upload"):
+    with pytest.raises(
+        CredentialProblem, match=r"has no active certificate.*Upload.*A1.*or pair a FiscalMix agent"
+    ):
         provider.for_company(_company())
 
     _store(cipher, "expired", variant=Variant.EXPIRED)

@@ -39,6 +39,7 @@ ENV_SYNC_LEASE_SECONDS: Final = "FISCALMIX_SYNC_LEASE_SECONDS"
 ENV_SYNC_PAUSED_RETRY_SECONDS: Final = "FISCALMIX_SYNC_PAUSED_RETRY_SECONDS"
 ENV_SYNC_FULL_XML_FALLBACK_HOURS: Final = "FISCALMIX_SYNC_FULL_XML_FALLBACK_HOURS"
 ENV_SYNC_STORE_THREADS: Final = "FISCALMIX_SYNC_STORE_THREADS"
+ENV_SYNC_AGENT_TIMEOUT_SECONDS: Final = "FISCALMIX_SYNC_AGENT_TIMEOUT_SECONDS"
 
 SefazEnvironmentName = Literal["production", "homologation", "local"]
 
@@ -165,6 +166,10 @@ class Settings(BaseModel):
         default=6.0, gt=0, validation_alias=ENV_SYNC_FULL_XML_FALLBACK_HOURS
     )
     sync_store_threads: int = Field(default=8, ge=1, le=64, validation_alias=ENV_SYNC_STORE_THREADS)
+    # How long an A3 step waits for its agent's answer; inside the lease, which is not renewed meanwhile.
+    sync_agent_timeout_seconds: int = Field(
+        default=300, ge=1, le=540, validation_alias=ENV_SYNC_AGENT_TIMEOUT_SECONDS
+    )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -68,7 +68,7 @@ def run_plan(
     """Run a plan against the store: the very reads the list makes (bench/query.py runs it too)."""
     if isinstance(plan, IndexPlan):
         store_cursor = unwrap(cursor, plan)
-        flt, newest = plan.flt, plan.newest_first
+        flt, newest = plan.flt, plan.descending
         if plan.company_id is None:
             page = repository.list_account_documents(
                 account_id, flt, limit=limit, cursor=store_cursor, newest_first=newest

@@ -1,10 +1,10 @@
 """The documents list's page cursor: the repository's cursor, bound to the filters it came from.
 
 The repository's cursor already refuses to leave the partition it was issued for (another
-tenant, company or filter value). The period and the order are not part of the partition, so a
-cursor reused with another period would reach DynamoDB as a start key outside the key condition
-and fail there; binding the cursor to a fingerprint of the whole plan turns that client mistake
-into a 422 that says what to do.
+tenant, company or filter value). The period (or value range) and the order are not part of the
+partition, so a cursor reused with another period would reach DynamoDB as a start key outside
+the key condition and fail there; binding the cursor to a fingerprint of the whole plan turns
+that client mistake into a 422 that says what to do.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fiscal_core.errors import InvalidValue
 from fiscal_core.storage.attributes import format_ts
 
 _FINGERPRINT_CHARS = 16
-_STALE = "belongs to another list (other filters, period or order): ask for the first page again"
+_STALE = "belongs to another list (other filters, period, value range or order): ask for the first page again"
 
 
 def fingerprint(plan: IndexPlan) -> str:
@@ -28,10 +28,12 @@ def fingerprint(plan: IndexPlan) -> str:
     parts = [
         plan.index,
         plan.partition,
-        "newest" if plan.newest_first else "oldest",
+        "newest" if plan.descending else "oldest",
         format_ts(flt.start) if flt.start else "",
         format_ts(flt.end) if flt.end else "",
     ]
+    if flt.by_value:  # appended only then: the cursors of date lists stay as they were
+        parts += ["" if v is None else str(v) for v in (flt.min_value, flt.max_value)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:_FINGERPRINT_CHARS]
 
 

@@ -8,20 +8,24 @@ read only to be thrown away:
 - ``KeyPlan``: a GetItem by access key;
 - ``NumberPlan``: the company's own document by number (see ``documents_number``).
 
-A combination no index serves is refused (422) with the combinations that are served. So is a
-value range: no index orders documents by value, and reading a period only to drop what falls
-outside the range would break the rule above.
+A combination no index serves is refused (422) with the combinations that are served. A value
+range (``min_value``/``max_value``) is one company's documents on the index sorted by value,
+highest first unless ``order=lowest``; it combines with nothing else, since reading a period or
+a type only to drop what falls outside the range would break the rule above.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
 from datetime import date, datetime, time
+from decimal import ROUND_DOWN, Decimal
 from typing import Final
 
 from fiscal_core.api.documents_number import MODELS_OF_TYPE, number_plan
 from fiscal_core.api.documents_query import (
     BRASILIA,
+    DATE_ORDERS,
+    VALUE_ORDERS,
     CompanyIdentity,
     DocumentQuery,
     IndexPlan,
@@ -68,6 +72,14 @@ PARAMETER_OF_FIELD: Final[dict[str, str]] = {
     "recipient_doc": "recipient",
 }
 _KEY_ONLY: Final = "access_key names one document: give it with company_id and nothing else."
+_VALUE_ORDERS: Final = "order=highest (the default) or order=lowest"
+_VALUE_ONLY: Final = (
+    "A value range (min_value, max_value) lists one company's documents by value: give it with "
+    f"company_id and nothing else but {_VALUE_ORDERS}. To narrow by period, type, status, issuer "
+    "or recipient, list by those instead."
+)
+_VALUE_ORDER: Final = "order=highest and order=lowest sort by value: give min_value or max_value with them."
+_CENT: Final = Decimal("0.01")
 _NUMBER_ONLY: Final = (
     "number finds one of the company's own documents: give it with company_id, type (NFE, NFCE, "
     "CTE or MDFE), series and optionally the period; for a received document use its access_key, "
@@ -83,11 +95,9 @@ def plan_query(
     ``company`` is the company ``query.company_id`` names, already checked to be the caller's.
     """
     if query.min_value is not None or query.max_value is not None:
-        raise UnsupportedFilter(
-            "min_value/max_value: no index orders documents by value, and FiscalMix does not read "
-            "documents only to discard them. Narrow the list by period, type, status, issuer or "
-            "recipient instead."
-        )
+        return _value_plan(account_id, query, company)
+    if query.order in VALUE_ORDERS:
+        raise UnsupportedFilter(_VALUE_ORDER)
     start, end = period(query.issued_from, query.issued_to)
     doc_type = _doc_type(query.family, query.doc_type)
     if query.access_key is not None:
@@ -112,7 +122,19 @@ def plan_query(
         start=start,
         end=end,
     )
-    return _index_plan(account_id, flt, company, query.order is Order.NEWEST)
+    return _index_plan(account_id, flt, company, query.order is not Order.OLDEST)
+
+
+def cents(value: Decimal | None, field: str) -> Decimal | None:
+    """An amount in reais as documents store it: not negative, at most two decimal places."""
+    if value is None:
+        return None
+    if not value.is_finite() or value < 0:
+        raise InvalidValue(field, "give an amount in reais, zero or more (1234.56)")
+    exact = value.quantize(_CENT, rounding=ROUND_DOWN)
+    if exact != value:
+        raise InvalidValue(field, "give at most two decimal places (cents)")
+    return abs(exact)  # abs: -0 is 0
 
 
 def period(
@@ -133,7 +155,7 @@ def supported_combinations() -> str:
 
 
 def _index_plan(
-    account_id: str, flt: DocumentFilter, company: CompanyIdentity | None, newest_first: bool
+    account_id: str, flt: DocumentFilter, company: CompanyIdentity | None, descending: bool
 ) -> IndexPlan:
     if company is None:
         if flt != DocumentFilter(start=flt.start, end=flt.end):
@@ -141,7 +163,7 @@ def _index_plan(
                 "Across all companies only the issue-date period can be filtered; give company_id "
                 "to filter by type, direction, status, issuer or recipient."
             )
-        return IndexPlan(None, flt, "by_account_issued_at", account_id, newest_first)
+        return IndexPlan(None, flt, "by_account_issued_at", account_id, descending)
     try:
         index, _, partition = index_for(account_id, company.company_id, flt)
     except InvalidValue as exc:
@@ -153,7 +175,21 @@ def _index_plan(
             f"serves this combination. Supported, each with or without a period: "
             f"{supported_combinations()}."
         ) from exc
-    return IndexPlan(company.company_id, flt, index, partition, newest_first)
+    return IndexPlan(company.company_id, flt, index, partition, descending)
+
+
+def _value_plan(account_id: str, query: DocumentQuery, company: CompanyIdentity | None) -> IndexPlan:
+    """A company's documents whose total lies in the range, on the index sorted by value."""
+    _only(query, {"company_id", "min_value", "max_value"}, _VALUE_ONLY)
+    if company is None:
+        raise UnsupportedFilter(_VALUE_ONLY)
+    if query.order in DATE_ORDERS:
+        raise UnsupportedFilter(f"A value range lists by value: {_VALUE_ORDERS}.")
+    low, high = cents(query.min_value, "min_value"), cents(query.max_value, "max_value")
+    if low is not None and high is not None and low > high:
+        raise InvalidValue("max_value", "the range ends below where it starts (max_value < min_value)")
+    flt = DocumentFilter(min_value=low, max_value=high)
+    return _index_plan(account_id, flt, company, query.order is not Order.LOWEST)
 
 
 def _moment(value: date | datetime | None, field: str, at: time) -> datetime | None:

@@ -51,7 +51,7 @@ def number_plan(
         for yymm in months
         for model in MODELS_OF_TYPE[doc_type]
     )
-    return NumberPlan(company.company_id, prefixes, start, end, query.order is Order.NEWEST)
+    return NumberPlan(company.company_id, prefixes, start, end, query.order is not Order.OLDEST)
 
 
 def _months(start: datetime, end: datetime) -> list[str]:

@@ -21,10 +21,17 @@ BRASILIA: Final = timezone(timedelta(hours=-3), "BRT")
 
 
 class Order(StrEnum):
-    """Issue-date order of the list."""
+    """Order of the list: by issue date, or by value when a value range is given."""
 
     NEWEST = "newest"
     OLDEST = "oldest"
+    HIGHEST = "highest"
+    LOWEST = "lowest"
+
+
+# The orders of a list by issue date, and of a list by value (a value range).
+DATE_ORDERS: Final = frozenset({Order.NEWEST, Order.OLDEST})
+VALUE_ORDERS: Final = frozenset({Order.HIGHEST, Order.LOWEST})
 
 
 class UnsupportedFilter(ApiError):
@@ -53,7 +60,7 @@ class DocumentQuery:
     access_key: str | None = None
     number: int | None = None
     series: int | None = None
-    order: Order = Order.NEWEST
+    order: Order | None = None  # newest first by date; highest first by value
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +74,16 @@ class CompanyIdentity:
 
 @dataclass(frozen=True, slots=True)
 class IndexPlan:
-    """One Query on ``index`` at ``partition``; ``company_id`` None means the whole account."""
+    """One Query on ``index`` at ``partition``; ``company_id`` None means the whole account.
+
+    ``descending``: newest first, or highest value first on the value index.
+    """
 
     company_id: str | None
     flt: DocumentFilter
     index: str
     partition: str
-    newest_first: bool
+    descending: bool
 
 
 @dataclass(frozen=True, slots=True)

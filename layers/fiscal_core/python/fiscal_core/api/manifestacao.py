@@ -11,6 +11,7 @@ as the automatic Ciência does); any other answer is a 422 that quotes SEFAZ.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
@@ -121,6 +122,7 @@ def _sefaz_wiring(settings: Settings) -> Callable[[CompanyRecord], Manifestor]:
     import boto3
 
     from fiscal_core.crypto.envelope import EnvelopeCipher
+    from fiscal_core.settings import ENV_SEFAZ_CA_FILE
     from fiscal_core.storage.attributes import utc_now
     from fiscal_core.storage.certificates import CertificateRepository
     from fiscal_core.sync.credentials import CredentialsProvider
@@ -131,6 +133,8 @@ def _sefaz_wiring(settings: Settings) -> Callable[[CompanyRecord], Manifestor]:
         environment, tls = sefaz_environment(settings), tls_settings(settings)
     except ValueError as exc:  # the function lacks the SEFAZ settings: a deployment error
         raise DependencyUnavailable(str(exc)) from exc
+    if tls.ca_file and not os.path.isfile(tls.ca_file):  # the layer was deployed without the bundle
+        raise DependencyUnavailable(f"the SEFAZ CA bundle {tls.ca_file} ({ENV_SEFAZ_CA_FILE}) is missing")
     kms = boto3.client("kms", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     credentials = CredentialsProvider(
         CertificateRepository(), EnvelopeCipher(kms, settings.kms_key_id), tls, clock=utc_now

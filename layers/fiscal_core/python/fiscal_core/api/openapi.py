@@ -35,8 +35,15 @@ _GATEWAY_401: Final[OpenAPIResponse] = {
 
 
 def responses(*errors: int, success: int = 200, description: str = "Success") -> dict[int, OpenAPIResponse]:
-    """The responses of an authenticated route: success, 401, 422, 503 and the ``errors`` given."""
-    result: dict[int, OpenAPIResponse] = {success: {"description": description}, 401: _GATEWAY_401}
+    """The responses of an authenticated route: success, 401, 422, 503 and the ``errors`` given.
+
+    A 204 declares no content: left out, Powertools would describe the handler's ``Response[None]``
+    as a JSON ``null`` body, which a 204 never carries.
+    """
+    answer: OpenAPIResponse = {"description": description}
+    if success == HTTPStatus.NO_CONTENT:
+        answer["content"] = {}
+    result: dict[int, OpenAPIResponse] = {success: answer, 401: _GATEWAY_401}
     for status in sorted({*errors, 422, 500, 503}):
         result[status] = _problem_response(status)
     return result

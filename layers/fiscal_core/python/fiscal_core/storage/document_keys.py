@@ -2,7 +2,8 @@
 
 Each index of the Documents table is partitioned by a scope built from the filter values it
 answers (``<account>#<company>#NFE#IN``) and sorted by issue date, so a filter plus a period
-is a single key condition. This table of dimensions is the whole mapping, both ways.
+is a single key condition. This table of dimensions is the whole mapping, both ways. A value
+range has an index of its own, sorted by ``total_value`` itself (nothing to derive).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ INDEX_DIMENSIONS: Final[dict[str, tuple[str, ...]]] = {
 _INDEX_BY_FILTER: Final[dict[frozenset[str], str]] = {
     frozenset(dims): name for name, dims in INDEX_DIMENSIONS.items()
 }
+# A company's documents by total value: the one index whose sort key is not the issue date.
+VALUE_INDEX: Final = "by_company_value"
 FILTER_FIELDS: Final[tuple[str, ...]] = (
     "doc_type", "direction", "status", "issuer_doc", "recipient_doc",
 )  # fmt: skip
@@ -59,6 +62,10 @@ def index_keys(
 def index_for(account_id: str, company_id: str, flt: DocumentFilter) -> tuple[str, str, str]:
     """(index name, partition attribute, partition value) serving ``flt``, or InvalidValue."""
     given = {f: str(getattr(flt, f)) for f in FILTER_FIELDS if getattr(flt, f) is not None}
+    if flt.by_value:
+        if given or flt.start is not None or flt.end is not None:
+            raise InvalidValue("filters", "a value range is served alone: no other filter or period with it")
+        return VALUE_INDEX, DOCUMENT_INDEXES[VALUE_INDEX], account_scoped(account_id, company_id)
     name = _INDEX_BY_FILTER.get(frozenset(given))
     if name is None:
         supported = "; ".join(" + ".join(d) or "none" for d in INDEX_DIMENSIONS.values())

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
 
+from pynamodb.attributes import Attribute
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 
@@ -27,6 +28,7 @@ from fiscal_core.storage.errors import (
 from fiscal_core.storage.keys import company_key, document_key
 from fiscal_core.storage.models import DOCUMENT_INDEXES, Document, DocumentEvent
 from fiscal_core.storage.models.base import GlobalIndex
+from fiscal_core.storage.models.documents import VALUE_INDEXES
 from fiscal_core.storage.pagination import check_limit, collect, decode_cursor
 from fiscal_core.storage.records import (
     DocKind,
@@ -40,18 +42,23 @@ from fiscal_core.storage.records import (
 )
 
 # A status only moves up this ladder: a cancellation is final, whatever arrives after it.
+# (``stronger_status`` is its one definition; the sync's page plan climbs it too.)
 _STATUS_RANK: Final[dict[str, int]] = {
     DocStatus.AUTHORIZED: 0,
     DocStatus.DENIED: 1,
     DocStatus.CANCELLED: 2,
 }
-# Fields a full document brings that its summary lacked or may have had provisional.
-_BODY_FIELDS: Final[tuple[str, ...]] = (
+# Fields a full document brings that its summary lacked or may have had provisional (the sync's
+# page plan upgrades a stored summary with these same fields).
+BODY_FIELDS: Final[tuple[str, ...]] = (
     "family", "doc_type", "model", "series", "number", "issued_at", "issuer_doc", "issuer_name",
     "recipient_doc", "recipient_name", "total_value", "protocol", "direction", "s3_key",
     "sha256", "nsu",
 )  # fmt: skip
 
+
+_V = TypeVar("_V")
+_S = TypeVar("_S", bound=str)
 
 _INDEXES: Final[dict[str, GlobalIndex[Document]]] = {
     name: getattr(Document, name) for name in DOCUMENT_INDEXES
@@ -84,10 +91,10 @@ class DocumentRepository:
                 raise ConcurrentUpdate(f"document {doc.doc_key} disappeared while being stored")
             if item.kind == DocKind.FULL:
                 return PutOutcome.UNCHANGED
-            for name in _BODY_FIELDS:
+            for name in BODY_FIELDS:
                 setattr(item, name, getattr(doc, name))
             item.kind = DocKind.FULL
-            item.status = _stronger(item.status, doc.status)
+            item.status = stronger_status(item.status, doc.status)
             if self._save(item, Document.kind == DocKind.SUMMARY, "upgrade a summary"):
                 return PutOutcome.UPGRADED
         raise ConcurrentUpdate(f"document {doc.doc_key} kept changing; try again")
@@ -137,10 +144,11 @@ class DocumentRepository:
         cursor: str | None = None,
         newest_first: bool = True,
     ) -> Page[FiscalDocument]:
-        """One page of a company's documents matching ``flt``, by issue date.
+        """One page of a company's documents matching ``flt``, by issue date (by value for a value range).
 
         Every supported combination of filters is one Query on the index built for it; an
         unsupported combination raises InvalidValue rather than reading and discarding items.
+        ``newest_first`` is the descending order: for a value range, the highest value first.
         """
         index, attr, partition = index_for(account_id, company_id, flt)
         return self._query(index, attr, partition, flt, limit, cursor, newest_first)
@@ -192,13 +200,10 @@ class DocumentRepository:
         cursor: str | None,
         newest_first: bool,
     ) -> Page[FiscalDocument]:
-        condition: Condition | None = None
-        if flt.start is not None and flt.end is not None:
-            condition = Document.issued_at.between(flt.start, flt.end)
-        elif flt.start is not None:
-            condition = Document.issued_at >= flt.start
-        elif flt.end is not None:
-            condition = Document.issued_at <= flt.end
+        if index in VALUE_INDEXES:
+            condition = _range(Document.total_value, flt.min_value, flt.max_value)
+        else:
+            condition = _range(Document.issued_at, flt.start, flt.end)
         with storage_call("list documents"):
             results = _INDEXES[index].query(
                 partition,
@@ -230,7 +235,7 @@ class DocumentRepository:
             kind=doc.kind,
             created_at=now,
         )
-        for name in _BODY_FIELDS:
+        for name in BODY_FIELDS:
             setattr(item, name, getattr(doc, name))
         return item
 
@@ -267,7 +272,19 @@ class DocumentRepository:
         return True
 
 
-def _stronger(current: str, incoming: str) -> str:
+def _range(attribute: Attribute[_V], low: _V | None, high: _V | None) -> Condition | None:
+    """The sort key condition of an inclusive range, either end open."""
+    if low is not None and high is not None:
+        return attribute.between(low, high)
+    if low is not None:
+        return attribute >= low
+    if high is not None:
+        return attribute <= high
+    return None
+
+
+def stronger_status(current: _S, incoming: _S) -> _S:
+    """The higher of two statuses on the ladder AUTHORIZED → DENIED → CANCELLED."""
     return current if _STATUS_RANK[current] >= _STATUS_RANK[incoming] else incoming
 
 
@@ -281,7 +298,7 @@ def _apply(doc: Document, events: list[DocumentEvent]) -> int:
         linked.add(event.event_key)
         applied += 1
         if event.status_effect:
-            doc.status = _stronger(doc.status, event.status_effect)
+            doc.status = stronger_status(doc.status, event.status_effect)
         # The last manifestação counts (SEFAZ keeps the latest conclusive event).
         if event.manifestacao_effect and (
             doc.manifestacao_at is None or event.event_at >= doc.manifestacao_at

@@ -152,7 +152,11 @@ class FiscalEvent:
 
 @dataclass(frozen=True, slots=True)
 class DocumentFilter:
-    """The filters of the documents list; each combination maps to one index."""
+    """The filters of the documents list; each combination maps to one index.
+
+    ``min_value`` / ``max_value`` (inclusive, in reais) are served by the index that sorts a
+    company's documents by value, alone: no other filter can be a key condition with them.
+    """
 
     doc_type: DocType | None = None
     direction: Direction | None = None
@@ -161,6 +165,13 @@ class DocumentFilter:
     recipient_doc: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+
+    @property
+    def by_value(self) -> bool:
+        """Whether a value range is asked for (the list is then sorted by value)."""
+        return self.min_value is not None or self.max_value is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,13 @@ class AutoCiencia:
         *,
         max_lots: int,
         keep_lease: Callable[[], None],
+        tally: Callable[[int], None] = lambda saved: None,
     ) -> tuple[int, list[str]]:
-        """Send up to ``max_lots`` lots; (events newly stored, problems in plain words)."""
+        """Send up to ``max_lots`` lots; (events newly stored, problems in plain words).
+
+        ``tally`` hears each lot's stored events as soon as they are stored: an A3 step that
+        stops for its agent in a later lot keeps the count of the lots already done.
+        """
         candidates = list(self._candidates(company, max_lots * CIENCIA_LOT_SIZE))
         ref = Company(company.account_id, company.company_id, company.cnpj)
         saved, problems = 0, []
@@ -87,7 +92,7 @@ class AutoCiencia:
                 )
                 break
             by_key = {d.access_key: d for d in lot}
-            registered = []
+            registered, duplicates = [], 0
             for answer in result.events:
                 document = by_key.get(answer.chave)
                 if document is None:
@@ -97,14 +102,20 @@ class AutoCiencia:
                 elif answer.outcome.category is Category.DUPLICATE:
                     # Already registered (a retry of ours, or another system): SEFAZ gives no XML
                     # back; recorded so it is not sent again, its XML comes with the stream.
-                    saved += self._documents.put_event(_ciencia(document, None, answer.protocol, sent_at))
+                    duplicates += self._documents.put_event(
+                        _ciencia(document, None, answer.protocol, sent_at)
+                    )
                 else:
                     logger.info(
                         "Ciência of %s not registered: %s %s",
                         answer.chave, answer.outcome.cstat, answer.outcome.xmotivo,
                     )  # fmt: skip
             # Outside the NSU stream (no range): SEFAZ's own copy arriving later is not counted again.
-            saved += self._store.store_items(ref, lot[0].family, registered, None, notes).events_saved
+            lot_saved = (
+                duplicates + self._store.store_items(ref, lot[0].family, registered, None, notes).events_saved
+            )
+            tally(lot_saved)
+            saved += lot_saved
         return saved, problems
 
     def _candidates(self, company: CompanyRecord, limit: int) -> Iterator[FiscalDocument]:

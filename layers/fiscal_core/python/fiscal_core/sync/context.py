@@ -14,8 +14,10 @@ from fiscal_core.storage.companies import CompanyRecord
 from fiscal_core.storage.cursor_records import CursorState, Lease
 from fiscal_core.storage.errors import LeaseLost
 from fiscal_core.storage.sync_runs import RunStatus
+from fiscal_core.sync.agent_exchange import AgentCallBook, AgentTarget
 from fiscal_core.sync.contract import Next, SyncState, Task
 from fiscal_core.sync.deps import SyncDeps
+from fiscal_core.sync.errors import CredentialProblem
 from fiscal_core.sync.items import Company
 from fiscal_core.sync.notes import CursorNotes
 from fiscal_core.sync.wording import SOURCES, company_name
@@ -31,6 +33,26 @@ class StepContext:
     company: CompanyRecord
     cursor: CursorState
     notes: CursorNotes
+    book: AgentCallBook | None = None  # an A3 step's calls to its agent, once it made one
+
+    def agent_book(self, target: AgentTarget) -> AgentCallBook:
+        """The step's book of agent calls (replaying what ``state.agent`` recorded)."""
+        if self.book is None:
+            objects = self.deps.agent_objects
+            if objects is None:
+                raise CredentialProblem(
+                    f"{self.who} uses an A3 certificate, which this deployment cannot reach."
+                )
+            timeout = self.deps.policy.agent_timeout_seconds
+            self.book = AgentCallBook.for_step(
+                objects,
+                target,
+                self.state.agent,
+                self.deps.clock(),
+                timeout,
+                register=self.deps.agent_requests,
+            )
+        return self.book
 
     @property
     def who(self) -> str:

@@ -9,6 +9,7 @@ is data decided by the worker, never a constant in the state machine.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,7 @@ class Next(StrEnum):
     CONTINUE = "continue"  # start a fresh execution with this state (history-size limit)
     FINISH = "finish"  # nothing more to do now: release the lease and close the run
     SKIP = "skip"  # the run did not start (lease held, blocked, not due): end without work
+    AGENT = "agent"  # an A3 step needs its agent: send ``agent.pending``, wait, then step again
 
 
 class Trigger(StrEnum):
@@ -51,6 +53,24 @@ class SyncCounters(BaseModel):
     docs_found: int = 0
     docs_saved: int = 0
     events_saved: int = 0
+
+
+class AgentWait(BaseModel):
+    """An A3 step that needs its on-prem agent (the token signs, the agent talks to SEFAZ).
+
+    The step stopped at its first call without an answer; the workflow sends the ``pending``
+    calls to the agent and waits on a task token for each, then runs the step again. The step
+    replays the calls it had made, in order, with their stored answers, so it reaches the same
+    point with the answers in hand (fiscal_core.sync.agent_exchange).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The step's clock for what it signs: a replay builds the very same events and lot ids.
+    started_at: datetime
+    calls: list[str] = Field(default_factory=list)  # request ids, in the order the step made them
+    pending: list[str] = Field(default_factory=list)  # the ones to send now (a suffix of ``calls``)
+    timeout_seconds: int = Field(gt=0)  # how long the workflow waits for each answer
 
 
 class SyncState(BaseModel):
@@ -74,3 +94,4 @@ class SyncState(BaseModel):
     message: str | None = None  # why the run skipped or stopped, in plain words
     # Set by the Catch: the error name and cause Step Functions put in the state.
     error: dict[str, str] | None = None
+    agent: AgentWait | None = None  # set while an A3 step waits for its agent

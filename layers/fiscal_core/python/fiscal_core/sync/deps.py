@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from fiscal_core.bridge.calls import AgentCall
 from fiscal_core.storage.companies import CompanyRecord, CompanyRepository
 from fiscal_core.storage.cursors import SyncCursorRepository
 from fiscal_core.storage.records import Family
 from fiscal_core.sync.ciencia import AutoCiencia, Manifestor
 from fiscal_core.sync.continuation import Continuation
 from fiscal_core.sync.crash import CrashPoints
-from fiscal_core.sync.credentials import Credentials
+from fiscal_core.sync.credentials import AgentBooks, Credentials
 from fiscal_core.sync.journal import PageJournal
 from fiscal_core.sync.notes import NotesStore
+from fiscal_core.sync.objects import ObjectStore
 from fiscal_core.sync.page_store import PageStore
 from fiscal_core.sync.policy import SyncPolicy
 from fiscal_core.sync.runs import RunBook
@@ -32,8 +34,8 @@ from fiscal_core.sync.sources import DistributionSource
 class CredentialSource(Protocol):
     """Opens the certificate a company's sync uses; raises CredentialProblem when it cannot."""
 
-    def for_company(self, company: CompanyRecord) -> Credentials:
-        """The company's credentials now."""
+    def for_company(self, company: CompanyRecord, agent_books: AgentBooks | None = None) -> Credentials:
+        """The company's credentials now; an A3 certificate's calls go into the step's book."""
         ...
 
 
@@ -50,6 +52,14 @@ class Services(Protocol):
 
     def manifestor(self, company: CompanyRecord, credentials: Credentials) -> Manifestor:
         """RecepcaoEvento at the AN, signing with the certificate."""
+        ...
+
+
+class AgentPresence(Protocol):
+    """Where a company's A3 agent stands, in words (fiscal_core.bridge.status in production)."""
+
+    def describe(self, account_id: str, company_id: str) -> str:
+        """E.g. "agent offline since 2026-11-29T10:00:00+00:00"."""
         ...
 
 
@@ -72,3 +82,8 @@ class SyncDeps:
     services: Services
     # Starts the next execution when a run hands over (None: whoever drives the tasks does it).
     continuation: Continuation | None = None
+    # Where A3 steps keep their agent calls and answers (None: A3 certificates cannot be used).
+    agent_objects: ObjectStore | None = None
+    agents: AgentPresence | None = None
+    # Records each new agent call for the bridge's dispatch task (its request item).
+    agent_requests: Callable[[AgentCall], None] = lambda call: None

@@ -17,26 +17,15 @@ only a change of state writes, so a summary re-sent after its full document neve
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Final
 
-from fiscal_core.storage.records import DocKind, DocStatus, FiscalDocument, FiscalEvent
+from fiscal_core.storage.documents import BODY_FIELDS, stronger_status
+from fiscal_core.storage.records import DocKind, FiscalDocument, FiscalEvent
 from fiscal_core.sync.items import DocumentItem, EventItem, PageItem, StoredObject, UnreadableItem
 from fiscal_core.sync.page_records import DocumentUpdate, Snapshot
 
-# The status ladder of the repository: a status only climbs, a cancellation is final.
-_STATUS_RANK: Final[Mapping[DocStatus, int]] = {
-    DocStatus.AUTHORIZED: 0,
-    DocStatus.DENIED: 1,
-    DocStatus.CANCELLED: 2,
-}
-# What a full document writes over its stored summary, as DocumentRepository.put_document does.
-UPGRADED_FIELDS: Final = (
-    "family", "doc_type", "model", "series", "number", "issued_at", "issuer_doc", "issuer_name",
-    "recipient_doc", "recipient_name", "total_value", "protocol", "direction", "s3_key", "sha256", "nsu",
-)  # fmt: skip
 Write = FiscalDocument | FiscalEvent
 
 
@@ -171,18 +160,14 @@ def _plan_absent(
 
 def upgrade(stored: FiscalDocument, full: FiscalDocument) -> FiscalDocument:
     """A stored summary with the full document's body over it; its events and history stay."""
-    body = {name: getattr(full, name) for name in UPGRADED_FIELDS}
-    return replace(stored, **body, kind=DocKind.FULL, status=stronger(stored.status, full.status))
+    # The fields DocumentRepository.put_document writes over a stored summary.
+    body = {name: getattr(full, name) for name in BODY_FIELDS}
+    return replace(stored, **body, kind=DocKind.FULL, status=stronger_status(stored.status, full.status))
 
 
 def merge(summary: FiscalDocument, full: FiscalDocument) -> FiscalDocument:
     """The full document over its summary, as the repository upgrades: the status never falls."""
-    return replace(full, status=stronger(summary.status, full.status))
-
-
-def stronger(current: DocStatus, incoming: DocStatus) -> DocStatus:
-    """The higher of two statuses on the ladder AUTHORIZED → DENIED → CANCELLED."""
-    return current if _STATUS_RANK[current] >= _STATUS_RANK[incoming] else incoming
+    return replace(full, status=stronger_status(summary.status, full.status))
 
 
 def apply_events(document: FiscalDocument, events: Iterable[FiscalEvent]) -> FiscalDocument:
@@ -194,7 +179,7 @@ def apply_events(document: FiscalDocument, events: Iterable[FiscalEvent]) -> Fis
             continue
         linked.add(event.event_id)
         if event.status_effect is not None:
-            status = stronger(status, event.status_effect)
+            status = stronger_status(status, event.status_effect)
         # The latest manifestação counts (SEFAZ keeps the last conclusive event).
         if event.manifestacao_effect is not None and (
             manifestacao_at is None or event.event_at >= manifestacao_at

@@ -28,7 +28,7 @@ def read_page(ctx: StepContext) -> SyncState:
     """Fetch (or replay), store and record one answer; the state that says what comes next."""
     deps, state = ctx.deps, ctx.state
     try:
-        credentials = deps.credentials.for_company(ctx.company)
+        credentials = deps.credentials.for_company(ctx.company, ctx.agent_book)
     except CredentialProblem as exc:
         return ctx.end(RunStatus.FAILED, str(exc), error_code="CERTIFICATE")
     answer = deps.journal.pending(state.account_id, state.company_id, state.family, ctx.cursor.last_nsu)
@@ -58,6 +58,8 @@ def _ask(ctx: StepContext, credentials: Credentials) -> Answer | SyncState:
     source = deps.services.pages(state.family, ctx.company, credentials)
     try:
         answer = source.after(ctx.cursor.cnpj, ctx.cursor.last_nsu)
+    except CredentialProblem as exc:  # an A3 agent that cannot use its token
+        return ctx.end(RunStatus.FAILED, str(exc), error_code="CERTIFICATE")
     except SefazError as exc:
         if exc.retryable:
             raise RetryableSyncError(f"{ctx.source} could not be reached for {ctx.who}: {exc}") from exc

@@ -42,6 +42,8 @@ class SyncPolicy:
     # Waits SEFAZ asks for inside a run (ADN 429) up to this long; longer ones end the run.
     longest_wait_in_run: timedelta = timedelta(minutes=5)
     store_threads: int = 8
+    # How long the workflow waits for an A3 agent's answer before the run fails (agent offline).
+    agent_timeout_seconds: int = 300
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SyncPolicy:
@@ -54,4 +56,5 @@ class SyncPolicy:
             execution_page_limit=settings.sync_execution_page_limit,
             full_xml_fallback_after=timedelta(hours=settings.sync_full_xml_fallback_hours),
             store_threads=settings.sync_store_threads,
+            agent_timeout_seconds=settings.sync_agent_timeout_seconds,
         )

@@ -26,7 +26,7 @@ def after_caught_up(ctx: StepContext) -> SyncState:
     if state.family is not Family.NFE:
         return ctx.end(RunStatus.SUCCEEDED, summary)
     try:
-        credentials = deps.credentials.for_company(ctx.company)
+        credentials = deps.credentials.for_company(ctx.company, ctx.agent_book)
     except CredentialProblem as exc:
         return ctx.end(RunStatus.SUCCEEDED, summary, problems=str(exc))
     queries = deps.services.single_queries(ctx.company, credentials)
@@ -41,15 +41,18 @@ def after_caught_up(ctx: StepContext) -> SyncState:
                 return _blocked(ctx, gaps, counts)
         if ctx.company.auto_ciencia:
             manifestor = deps.services.manifestor(ctx.company, credentials)
-            events_saved, refused = deps.ciencia.run(
-                ctx.company, manifestor, ctx.notes,
-                max_lots=deps.policy.ciencia_lots_per_step, keep_lease=ctx.keep_lease,
+            # Counted lot by lot: an A3 step that stops for its agent keeps the lots already done.
+            _, refused = deps.ciencia.run(
+                ctx.company, manifestor, ctx.notes, max_lots=deps.policy.ciencia_lots_per_step,
+                keep_lease=ctx.keep_lease, tally=lambda saved: _count(ctx, PageCounts(events_saved=saved)),
             )  # fmt: skip
             problems += refused
         overdue = deps.single.fetch_full_xml(ctx.ref, state.family, queries, ctx.notes, ctx.keep_lease)
         counts += overdue.counts
         if overdue.blocked is not None:
             return _blocked(ctx, overdue, counts + PageCounts(events_saved=events_saved))
+    except CredentialProblem as exc:  # an A3 agent that cannot use its token
+        problems.append(str(exc))
     except SefazError as exc:
         if exc.retryable:
             raise RetryableSyncError(f"{ctx.source} could not be reached for {ctx.who}: {exc}") from exc

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from fiscal_core.bridge.calls import AgentCall
 from fiscal_core.crypto.envelope import EnvelopeCipher
 from fiscal_core.sefaz.environments import HOMOLOGATION, PRODUCTION, Environment, local_environment
 from fiscal_core.sefaz.tls import TlsSettings
 from fiscal_core.settings import ENV_SEFAZ_BASE_URL, ENV_SEFAZ_CA_FILE, ENV_SYNC_STATE_MACHINE_ARN, Settings
+from fiscal_core.storage.agents import AgentRequestRepository
 from fiscal_core.storage.attributes import utc_now
 from fiscal_core.storage.audit import AuditRepository
 from fiscal_core.storage.budget import ConsultationBudget
@@ -106,6 +108,7 @@ def build_worker(
         EnvelopeCipher(_client("kms", settings), settings.kms_key_id),
         tls_settings(settings),
         clock=clock,
+        blobs=objects.get,
     )
     allowance = Allowance(cursors, ConsultationBudget(clock=clock), clock)
     deps = SyncDeps(
@@ -127,8 +130,38 @@ def build_worker(
             if settings.sync_state_machine_arn
             else None
         ),
+        agent_objects=objects,
+        agents=AgentDirectory(clock),
+        agent_requests=AgentRequestLog(clock),
     )
     return SyncWorker(deps)
+
+
+class AgentDirectory:
+    """The bridge's view of a company's agent, for the sync's failure messages."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def describe(self, account_id: str, company_id: str) -> str:
+        """The agent's state in words."""
+        from fiscal_core.bridge.status import status_for_company
+
+        return status_for_company(account_id, company_id, clock=self._clock).describe()
+
+
+class AgentRequestLog:
+    """Creates the bridge's request item of each new agent call (PENDING, until dispatched)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._requests = AgentRequestRepository(clock)
+
+    def __call__(self, call: AgentCall) -> None:
+        """Record ``call``; idempotent, as a replayed step may record it again."""
+        self._requests.create(
+            call.account_id, call.request_id, call.company_id, call.certificate_id, call.action.value,
+            fingerprint=call.fingerprint,
+        )  # fmt: skip
 
 
 def build_fan_out(settings: Settings, *, clock: Clock = utc_now) -> FanOut:

@@ -45,7 +45,10 @@ class SefazServices:
     def manifestor(self, company: CompanyRecord, credentials: Credentials) -> RecepcaoEventoClient:
         """RecepcaoEvento, signing with the company's key; dhEvento from the sync's clock."""
         return RecepcaoEventoClient(
-            credentials.transport, self._environment, credentials.a1.signer(), clock=self._clock
+            credentials.transport,
+            self._environment,
+            credentials.signer,
+            clock=credentials.signing_clock or self._clock,
         )
 
     def _dist(self, family: DistFamily, company: CompanyRecord, credentials: Credentials) -> DistDFeSource:

@@ -28,6 +28,7 @@ from fiscal_core.storage.errors import (
     SyncWaiting,
 )
 from fiscal_core.storage.sync_runs import RunStatus
+from fiscal_core.sync.agent_exchange import AgentAnswerNeeded
 from fiscal_core.sync.context import StepContext, finished
 from fiscal_core.sync.contract import Next, SyncCounters, SyncState, Task
 from fiscal_core.sync.crash import CrashPoint
@@ -115,9 +116,18 @@ class SyncWorker:
             cursor = deps.cursors.get(state.account_id, state.company_id, state.family)
             notes = deps.notes.load(state.account_id, state.company_id, state.family)
             context = StepContext(deps, state, lease, company, cursor, notes)
-            if cursor.next_allowed_at <= deps.clock():
-                return read_page(context)
-            return after_caught_up(context)
+            try:
+                done = (
+                    read_page(context) if cursor.next_allowed_at <= deps.clock() else after_caught_up(context)
+                )
+            except AgentAnswerNeeded:
+                # An A3 step stopped at a call its agent must make: the workflow sends it and waits.
+                # The state keeps what the step counted of work it will not redo (Ciência lots).
+                assert context.book is not None
+                return context.book.wait_state(context.state)
+            if context.book is not None:
+                context.book.discard()
+            return done.model_copy(update={"agent": None})
         except LeaseLost:
             summary = (
                 "This run stopped: it lost its hold on the sync (it stalled longer than "
@@ -144,6 +154,8 @@ class SyncWorker:
         except RecordNotFound:
             who = f"company {state.company_id}"
         what = _FAILURES.get(name, "stopped because of an unexpected error ({name}): {detail}")
+        if state.agent is not None and state.agent.pending and name in _AGENT_TIMEOUTS:
+            what = self._agent_silent(state, state.agent.timeout_seconds)
         summary = (
             f"The sync of {who} with {SOURCES[state.family]} {what.format(name=name, detail=detail)}. "
             "Nothing stored was lost; the next scheduled run starts where this one stopped."
@@ -154,6 +166,19 @@ class SyncWorker:
                 self._deps.cursors.release(self._lease(state), error=summary)
         self._deps.runs.end(state, RunStatus.FAILED, summary, error_code=name)
         return finished(state, summary)
+
+    def _agent_silent(self, state: SyncState, waited: int) -> str:
+        """Why an A3 run's agent did not answer, as the bridge sees it (offline since when)."""
+        presence = self._deps.agents
+        where = presence.describe(state.account_id, state.company_id) if presence else "no answer came"
+        return (
+            (
+                f"waited {waited} s for the company's FiscalMix agent and stopped: {where}. Start the agent "
+                "on the computer where the A3 token is plugged in"
+            )
+            .replace("{", "{{")
+            .replace("}", "}}")
+        )
 
     def _acquire(self, state: SyncState, company: CompanyRecord, owner: str) -> Lease:
         cursors, ttl = self._deps.cursors, self._deps.policy.lease_ttl
@@ -168,6 +193,10 @@ class SyncWorker:
         assert state.lease_owner is not None
         # The expiry is the store's business; a Lease only names who may write.
         return Lease(state.account_id, state.company_id, state.family, state.lease_owner, self._deps.clock())
+
+
+# How Step Functions says a task token was not completed in time.
+_AGENT_TIMEOUTS: Final = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
 
 
 def _skip(state: SyncState, message: str) -> SyncState:

@@ -6,7 +6,9 @@ under the issuer's and the recipient's company is two items, in their own accoun
 
 Every list of documents is one Query on an index whose partition is the filter itself
 (``<account>#<company>[#<values>...]``) and whose sort key is the issue date, so each filter
-with a period is a key condition and reads only what it returns. Projections are ALL: an item
+with a period is a key condition and reads only what it returns; ``by_company_value`` sorts a
+company's documents by their total instead (a DynamoDB number: numeric order, exact cents), so
+a value range is a key condition too. Projections are ALL: an item
 without its XML (kept in S3) is about 1 KB, and DynamoDB's cap of 100 projected attributes per
 table would not let INCLUDE projections cover this many indexes.
 """
@@ -37,20 +39,25 @@ DOCUMENT_INDEXES: Final[dict[str, str]] = {
     "by_issuer": "k_issuer",
     "by_recipient": "k_recipient",
     "pending_summaries": "k_pending_summary",
+    "by_company_value": "company_key",
 }
+# Indexes sorted by ``total_value`` rather than ``issued_at``. Sparse: a document without a
+# total (no vNF in what SEFAZ sent) is in none of them.
+VALUE_INDEXES: Final[frozenset[str]] = frozenset({"by_company_value"})
 
 
 def _index(index_name: str) -> GlobalIndex[Document]:
-    """A documents index: partition on its scope attribute, sorted by issue date."""
+    """A documents index: partition on its scope attribute, sorted by issue date (or value)."""
     meta = type("Meta", (), {"index_name": index_name, "projection": AllProjection()})
+    sort: dict[str, DecimalAttribute | UTCTimestampAttribute] = (
+        {"total_value": DecimalAttribute(range_key=True)}
+        if index_name in VALUE_INDEXES
+        else {"issued_at": UTCTimestampAttribute(range_key=True)}
+    )
     cls = type(
         f"Documents_{index_name}",
         (GlobalIndex,),
-        {
-            "Meta": meta,
-            DOCUMENT_INDEXES[index_name]: UnicodeAttribute(hash_key=True),
-            "issued_at": UTCTimestampAttribute(range_key=True),
-        },
+        {"Meta": meta, DOCUMENT_INDEXES[index_name]: UnicodeAttribute(hash_key=True), **sort},
     )
     index: GlobalIndex[Document] = cls()
     return index
@@ -117,6 +124,7 @@ class Document(Model):
     by_issuer = _index("by_issuer")
     by_recipient = _index("by_recipient")
     pending_summaries = _index("pending_summaries")
+    by_company_value = _index("by_company_value")
 
 
 class DocumentEvent(Model):

@@ -1,0 +1,67 @@
+"""A whole A3 company sync, end to end: started from the API, run by the synthesized workflow in
+moto, every SEFAZ exchange made by the real agent with its SoftHSM token over mutual TLS."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from fiscal_core.bridge.runtime import Bridge
+from local.sefaz.service import Service
+from local.system import LocalSystem
+from tests.agent.bridge import AgentThread, wait_for
+from tests.integration.api.client import Api
+from tests.integration.bridge.conftest import Tenant, paired_agent
+
+pytestmark = pytest.mark.slow
+RUN_TIMEOUT_S = 120.0
+
+
+def _wait_for_runs(api: Api, tenant: Tenant, families: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        runs = api.call("GET", f"/companies/{tenant.company_id}/sync-runs", tenant.token)
+        assert runs.status == 200, runs.body
+        items = runs.body["items"]
+        if len(items) >= families and all(r["status"] != "RUNNING" for r in items):
+            return list(items)
+        time.sleep(0.5)
+    raise AssertionError("the sync runs did not finish")
+
+
+def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
+    system: LocalSystem,
+    api: Api,
+    ws_url: str,
+    bridge: Bridge,
+    tenant: Tenant,
+    run_agent: Callable[..., AgentThread],
+) -> None:
+    assert system.sefaz is not None
+    seeded = system.sefaz.seed(tenant.cnpj, documents=30, name="EMPRESA A3 LTDA")
+    _, credential = paired_agent(api, ws_url, bridge, tenant)
+    agent = run_agent(credential)
+
+    def kinds() -> list[str]:
+        listed = api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token)
+        return [c["kind"] for c in listed.body["items"]]
+
+    wait_for(lambda: kinds() == ["A3"], what="the A3 certificate from the agent's hello")
+
+    started = api.call(
+        "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
+    )
+    assert started.status == 202, started.body
+    (run,) = _wait_for_runs(api, tenant, 1)
+
+    assert run["status"] == "SUCCEEDED", run
+    documents = api.call("GET", f"/documents?company_id={tenant.company_id}&limit=100", tenant.token)
+    assert documents.status == 200, documents.body
+    # Everything SEFAZ handed out came through the token, and was counted and stored.
+    served = system.sefaz.engine.log(Service.NFE_DIST, tenant.cnpj).items()
+    assert sum(seeded.queued.values()) > 0 and len(served) > 0
+    assert run["counters"]["docs_found"] == len(served)  # type: ignore[index]
+    assert {d["access_key"] for d in documents.body["items"]} == {i.key for i in served if i.key}
+    assert agent.client.connections >= 1
