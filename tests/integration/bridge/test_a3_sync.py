@@ -9,6 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from fiscal_core.bridge.runtime import Bridge
+from fiscal_core.settings import get_settings
+from fiscal_core.sync.runtime import build_worker
+from functions.sync_worker import handler
 from local.sefaz.service import Service
 from local.system import LocalSystem
 from tests.agent.bridge import AgentThread, wait_for
@@ -65,3 +68,44 @@ def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
     assert run["counters"]["docs_found"] == len(served)  # type: ignore[index]
     assert {d["access_key"] for d in documents.body["items"]} == {i.key for i in served if i.key}
     assert agent.client.connections >= 1
+
+
+def test_an_offline_agent_makes_the_run_wait_then_fail_saying_since_when(
+    system: LocalSystem,
+    api: Api,
+    ws_url: str,
+    bridge: Bridge,
+    tenant: Tenant,
+    run_agent: Callable[..., AgentThread],
+) -> None:
+    assert system.sefaz is not None
+    system.sefaz.seed(tenant.cnpj, documents=3, name="EMPRESA A3 LTDA")
+    _, credential = paired_agent(api, ws_url, bridge, tenant)
+    agent = run_agent(credential)
+    wait_for(
+        lambda: bool(
+            api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token).body["items"]
+        ),
+        what="the A3 certificate from the agent's hello",
+    )
+    agent.stop()  # the computer with the token is switched off
+    # The workflow waits for an answer this long before the run fails (300 s by default).
+    settings = get_settings().model_copy(update={"sync_agent_timeout_seconds": 2})
+    handler.use_worker(build_worker(settings))
+    try:
+        started = api.call(
+            "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
+        )
+        assert started.status == 202, started.body
+        (run,) = _wait_for_runs(api, tenant, 1)
+    finally:
+        handler.use_worker(None)
+
+    assert run["status"] == "FAILED", run
+    summary = str(run["error_summary"])
+    assert "waited 2 s for the company's FiscalMix agent" in summary and "agent offline since" in summary
+    status = api.call("GET", f"/companies/{tenant.company_id}/sync-status", tenant.token)
+    nfe = next(f for f in status.body["families"] if f["family"] == "NFE")
+    assert "agent offline since" in str(nfe["last_error"]), nfe
+    # Nothing was fetched, so nothing is lost: the cursor did not move.
+    assert nfe["last_nsu"] in (None, "0" * 15), nfe

@@ -154,7 +154,7 @@ class SyncWorker:
         except RecordNotFound:
             who = f"company {state.company_id}"
         what = _FAILURES.get(name, "stopped because of an unexpected error ({name}): {detail}")
-        if state.agent is not None and state.agent.pending and name in _AGENT_TIMEOUTS:
+        if state.agent is not None and state.agent.pending and _timed_out(name, detail):
             what = self._agent_silent(state, state.agent.timeout_seconds)
         summary = (
             f"The sync of {who} with {SOURCES[state.family]} {what.format(name=name, detail=detail)}. "
@@ -197,6 +197,15 @@ class SyncWorker:
 
 # How Step Functions says a task token was not completed in time.
 _AGENT_TIMEOUTS: Final = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
+
+
+def _timed_out(name: str, detail: str) -> bool:
+    """Whether the wait for the agent's answer ran out.
+
+    moto 5.2.5's Map cannot re-raise a ``States.*`` error from its item (it fails the Map with
+    ``States.Runtime`` naming it); AWS propagates ``States.Timeout`` itself.
+    """
+    return name in _AGENT_TIMEOUTS or (name == "States.Runtime" and "States.Timeout" in detail)
 
 
 def _skip(state: SyncState, message: str) -> SyncState:
