@@ -15,9 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from fiscal_core.api.services import get_services
 from fiscal_core.bridge.runtime import use_bridge
-from fiscal_core.bridge.settings import ENV_MANAGEMENT_URL, get_bridge_settings
+from fiscal_core.bridge.settings import ENV_MANAGEMENT_URL
+from fiscal_core.container import new_container
 from fiscal_core.settings import (
     ENV_SEFAZ_BASE_URL,
     ENV_SEFAZ_CA_FILE,
@@ -96,6 +96,7 @@ class LocalSystem:
             raise
 
     def _start_planes(self) -> None:
+        new_container()  # nothing a previous system's functions built serves this one
         self.aws.export_environment()
         template = self.template = self.options.template or synthesize_template(self.options.stage)
         context = DeployContext(
@@ -112,7 +113,7 @@ class LocalSystem:
         if sync:
             self._start_sefaz()
         self._set_environment(self.options.environment)
-        get_settings.cache_clear()  # the functions' settings must see every variable set above
+        new_container()  # the functions' settings and clients must see every variable set above
         if sync:
             self.use_sync_worker()
         for record in self.stack.functions.values():
@@ -132,7 +133,7 @@ class LocalSystem:
                     ENV_MANAGEMENT_URL: gateway.management_url,
                 }
             )
-        get_bridge_settings.cache_clear()
+        new_container()
         use_bridge(None)
         self._start_pollers()
         if self.options.start_schedules:
@@ -336,9 +337,8 @@ class LocalSystem:
         # The functions' containers go with the system: what a handler built on its cold start
         # (clients of this moto, tables of this stage) must not serve the next system a process
         # starts, as tests do one module after another.
-        get_services.cache_clear()
+        new_container()
         use_bridge(None)
-        get_bridge_settings.cache_clear()
         sync_handler.use_worker(None)
         sync_fanout.use_fan_out(None)
         if self.sefaz is not None:

@@ -111,7 +111,7 @@ class ApiConstruct(Construct):
                 **environment,
                 ENV_USER_POOL_ID: identity.user_pool.user_pool_id,
                 # POST /documents/{id}/manifestacao sends the event to SEFAZ itself.
-                **sefaz_environment(self, stage),
+                **sefaz_environment(stage),
             },
         )
         self._grant_access(self.handler.role, environment, identity)

@@ -22,12 +22,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from fiscal_core.settings import ENV_SEFAZ_ENVIRONMENT, ENV_SYNC_STATE_MACHINE_ARN
+from fiscal_core.settings import ENV_SYNC_STATE_MACHINE_ARN
 from fiscal_core.storage.models import Certificate, Document, SyncCursor
 from fiscal_core.sync.contract import Next, Task
 from fiscal_core.sync.errors import RetryableSyncError
 from infra.constructs.data import DataConstruct
 from infra.constructs.function import FiscalFunction
+from infra.constructs.sefaz import sefaz_environment
 from infra.stage import Stage
 
 # What Lambda itself answers when it could not run the function: always worth another try.
@@ -150,11 +151,9 @@ class SyncConstruct(Construct):
             description="FiscalMix DF-e sync: the tasks of the sync workflow",
             stage=stage,
             layer=layer,
-            environment={
-                **environment,
-                # Homologação everywhere but production: a test stage never queries real notes.
-                ENV_SEFAZ_ENVIRONMENT: "production" if stage.production else "homologation",
-            },
+            # Homologação everywhere but production (a test stage never queries real notes), and
+            # the ICP-Brasil roots that vouch for SEFAZ's and the ADN's servers.
+            environment={**environment, **sefaz_environment(stage)},
             memory_size=512,
             timeout=WORKER_TIMEOUT,
         )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from fiscal_core.settings import ENV_SEFAZ_ENVIRONMENT, ENV_SYNC_STATE_MACHINE_ARN
+from fiscal_core.settings import ENV_SEFAZ_CA_FILE, ENV_SEFAZ_ENVIRONMENT, ENV_SYNC_STATE_MACHINE_ARN
 from fiscal_core.sync.contract import Next
 from infra.constructs.sync import FANOUT_INPUT
 from infra.stack import FiscalMixStack
@@ -196,6 +196,8 @@ def test_the_worker_queries_homologation_outside_production_and_knows_its_workfl
     _, fanout = _function_role(resources, "functions.sync_worker.fanout.lambda_handler")
     variables = props["Environment"]["Variables"]
     assert variables[ENV_SEFAZ_ENVIRONMENT] == "homologation"
+    # SEFAZ's servers are vouched for by the ICP-Brasil roots the layer carries, nothing implicit.
+    assert variables[ENV_SEFAZ_CA_FILE] == "/opt/python/fiscal_core/sefaz/trust/icp-brasil.pem"
     assert (
         variables[ENV_SYNC_STATE_MACHINE_ARN]
         == fanout["Environment"]["Variables"][ENV_SYNC_STATE_MACHINE_ARN]

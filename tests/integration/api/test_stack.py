@@ -71,8 +71,9 @@ def test_the_role_reaches_only_what_the_routes_use(template: dict[str, Any]) -> 
         )
         if actions[0].startswith("dynamodb:"):
             # The ARNs ApiConstruct names (other constructs may grant the function their own tables).
-            for resource in (r for r in resources if "Fn::Join" in r):
-                name = resource["Fn::Join"][1][-1].split("/")[1].removeprefix("fiscalmix-apitest-")
+            named = (r["Fn::Join"][1][-1] for r in resources if "Fn::Join" in r)
+            for arn_tail in (t for t in named if isinstance(t, str) and t.startswith(":table/")):
+                name = arn_tail.split("/")[1].removeprefix("fiscalmix-apitest-")
                 tables.setdefault(name, set()).update(actions)
         if actions[0].startswith("cognito-idp:"):
             assert set(actions) == set(COGNITO_ACTIONS)

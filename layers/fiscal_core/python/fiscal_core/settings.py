@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Final, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from fiscal_core.container import once_per_container
 
 PRODUCT: Final = "fiscalmix"
 METRICS_NAMESPACE: Final = "FiscalMix"
@@ -177,7 +178,7 @@ class Settings(BaseModel):
         return cls.model_validate(dict(environ))
 
 
-@cache
+@once_per_container
 def get_settings() -> Settings:
     """The process's settings, read from ``os.environ`` on first use and cached for its lifetime.
 

@@ -17,6 +17,10 @@ from lxml import etree
 from fiscal_core.errors import DocumentError
 
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
+# libxml2 compiles XML Schemas with process-wide state: two threads compiling at once can corrupt
+# it ("not a built-in type"). Every XSD compiled in the process goes through this lock, and each
+# validation through it too, so a shared schema's error log is the one of its own call.
+SCHEMA_LOCK: Final = threading.Lock()
 """The largest XML accepted by default; a real NF-e with hundreds of items stays well below."""
 
 # What a user should hear for libxml2's error codes; any other code reads as malformed XML.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING, Final
 
 import boto3
@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from fiscal_core.api.documents_blobs import DocumentBlobs
 from fiscal_core.api.pdf import render_pdf
+from fiscal_core.container import once_per_container
 from fiscal_core.settings import get_settings
 from fiscal_core.storage.documents import DocumentRepository
 from fiscal_core.storage.records import DocType
@@ -69,7 +70,7 @@ def s3_client(region: str) -> S3Client:
     return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
 
 
-@cache
+@once_per_container
 def get_document_services() -> DocumentServices:
     """The process's document services: settings read and tables bound once per cold start."""
     settings = get_settings()

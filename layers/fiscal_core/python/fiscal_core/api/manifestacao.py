@@ -14,7 +14,6 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import cache
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -26,6 +25,7 @@ from fiscal_core.api.documents_services import DocumentServices
 from fiscal_core.api.models.identity import Request
 from fiscal_core.api.problems import ApiError, Conflict, DependencyUnavailable
 from fiscal_core.api.roles import company_for
+from fiscal_core.container import once_per_container
 from fiscal_core.errors import InvalidValue
 from fiscal_core.sefaz.cstat import Category
 from fiscal_core.sefaz.errors import RequestRejectedLocally, SefazError
@@ -101,7 +101,7 @@ class ManifestacaoServices:
         return self._manifestor(company)
 
 
-@cache
+@once_per_container
 def get_manifestacao_services() -> ManifestacaoServices:
     """The process's manifestação services; the SEFAZ wiring is built on the first manifestação."""
     from fiscal_core.settings import get_settings

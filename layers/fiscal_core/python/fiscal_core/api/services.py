@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Final
 
 import boto3
 from pydantic import BaseModel, ConfigDict, Field
 
 from fiscal_core.api.directory import CognitoDirectory, UserDirectory
+from fiscal_core.container import once_per_container
 from fiscal_core.crypto.envelope import EnvelopeCipher
 from fiscal_core.settings import get_settings
 from fiscal_core.storage.accounts import AccountRepository
@@ -69,7 +70,7 @@ class Services:
         return self._cipher_factory()
 
 
-@cache
+@once_per_container
 def get_services() -> Services:
     """The process's services: settings validated and tables bound once per cold start.
 

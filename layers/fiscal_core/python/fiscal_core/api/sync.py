@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import boto3
@@ -33,6 +33,7 @@ from fiscal_core.api.models.sync import (
 )
 from fiscal_core.api.problems import PROBLEM_CONTENT_TYPE, Conflict, DependencyUnavailable, problem_for
 from fiscal_core.api.roles import company_for
+from fiscal_core.container import once_per_container
 from fiscal_core.settings import ENV_SYNC_STATE_MACHINE_ARN, get_settings
 from fiscal_core.storage.companies import CompanyRole
 from fiscal_core.storage.cursor_records import CursorState
@@ -90,7 +91,7 @@ class SyncServices:
         self.runs = runs or SyncRunRepository()
 
 
-@cache
+@once_per_container
 def get_sync_services() -> SyncServices:
     """The process's sync services: settings read and tables bound once per cold start."""
     settings = get_settings()

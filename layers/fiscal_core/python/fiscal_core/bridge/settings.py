@@ -4,10 +4,11 @@ read from their environment besides :class:`fiscal_core.settings.Settings`."""
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from fiscal_core.container import once_per_container
 
 # https://{api-id}.execute-api.{region}.amazonaws.com/{stage}: where @connections is served.
 ENV_MANAGEMENT_URL: Final = "FISCALMIX_BRIDGE_MANAGEMENT_URL"
@@ -30,7 +31,7 @@ class BridgeSettings(BaseModel):
     link_seconds: int = Field(default=300, ge=30, le=3600, validation_alias=ENV_LINK_SECONDS)
 
 
-@cache
+@once_per_container
 def get_bridge_settings() -> BridgeSettings:
     """The process's bridge settings, read once; tests call ``get_bridge_settings.cache_clear()``."""
     return BridgeSettings.model_validate(dict(os.environ))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING, Final
 
 import boto3
 
 from fiscal_core.api.documents_services import s3_client
+from fiscal_core.container import once_per_container
 from fiscal_core.exports.task import ExportQueue, ExportSettings
 from fiscal_core.settings import get_settings
 from fiscal_core.storage.attributes import utc_now
@@ -56,7 +57,7 @@ class ExportServices:
         return self._s3_factory()
 
 
-@cache
+@once_per_container
 def get_export_services() -> ExportServices:
     """The process's export services: settings read once; clients made on first use."""
     settings, exports = get_settings(), ExportSettings.from_environ()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cache
 from typing import Any, Final
 
 import boto3
@@ -29,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from fiscal_core.container import once_per_container
 from fiscal_core.exports.errors import ExportError, ServiceUnavailable
 from fiscal_core.exports.services import WorkerServices
 from fiscal_core.exports.task import ExportQueue, ExportSettings, ExportTask
@@ -107,7 +107,7 @@ class WorkerRuntime:
         return self.worker.run(task, remaining_ms)
 
 
-@cache
+@once_per_container
 def get_runtime() -> WorkerRuntime:
     """The process's runtime: settings read, tables bound and clients built once per cold start."""
     settings, exports = get_settings(), ExportSettings.from_environ()
