@@ -27,8 +27,8 @@ from fiscalmix_agent.errors import PairingFailed
 from fiscalmix_agent.pairing import CODE_ALPHABET, credential_hash, new_credential, new_pairing_code, pair
 from local.sefaz import SefazSimulator
 from tests.agent.bridge import WAIT_S, Bridge
-from tests.agent.conftest import COMPANY_CNPJ, SOFTHSM_MODULE, USER_PIN, SoftToken
 from tests.agent.test_client import RemoteSignedInfo
+from tests.softhsm import COMPANY_CNPJ, SOFTHSM_MODULE, USER_PIN, SoftToken
 
 AGENT_DIR = Path(__file__).resolve().parents[2] / "agent"
 CODE_LINE = re.compile(r"^ {4}([A-Z0-9]{4}) ([A-Z0-9]{4})$")

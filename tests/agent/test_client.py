@@ -45,7 +45,7 @@ from local.fixtures.xmlsec import check_signatures
 from local.fixtures.xsd import assert_valid
 from local.sefaz import SefazSimulator, Story
 from tests.agent.bridge import AgentThread, Bridge, wait_for
-from tests.agent.conftest import COMPANY_CNPJ, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
+from tests.softhsm import COMPANY_CNPJ, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
 
 FAST = Timing(
     heartbeat_s=0.3,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import COMPANY_CNPJ, SOFTHSM_MODULE, SoftToken
+from tests.softhsm import COMPANY_CNPJ, SOFTHSM_MODULE, SoftToken
 
 AGENT_DIR = Path(__file__).resolve().parents[2] / "agent"
 # Distribution name in pyproject → the module it provides.

@@ -16,7 +16,7 @@ from fiscalmix_agent.service import RequestService
 from fiscalmix_agent.signer import TokenSigner
 from fiscalmix_agent.tls import HttpResponse
 from fiscalmix_agent.token import TokenSession
-from tests.agent.conftest import SOFTHSM_MODULE, USER_PIN, SoftToken
+from tests.softhsm import SOFTHSM_MODULE, USER_PIN, SoftToken
 
 BIG = bytes(range(256)) * 1024  # 256 KB: twice the message quota before base64
 

@@ -17,7 +17,7 @@ from fiscalmix_agent.digestinfo import digest, digest_info
 from fiscalmix_agent.errors import SigningFailed
 from fiscalmix_agent.signer import TokenSigner
 from fiscalmix_agent.token import TokenSession
-from tests.agent.conftest import NO_HASH_AND_SIGN, RAW_RSA_ONLY, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
+from tests.softhsm import NO_HASH_AND_SIGN, RAW_RSA_ONLY, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
 
 DATA = b"<SignedInfo>what SEFAZ will verify</SignedInfo>"
 

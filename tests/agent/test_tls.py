@@ -26,7 +26,7 @@ from fiscalmix_agent.trust import HostPolicy, ServerVerifier, load_bundle
 from local.fixtures.certificates import build_ca
 from local.fixtures.identities import other_company_cnpj
 from local.sefaz import SefazSimulator
-from tests.agent.conftest import COMPANY_CNPJ, RAW_RSA_ONLY, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
+from tests.softhsm import COMPANY_CNPJ, RAW_RSA_ONLY, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
 
 LOOPBACK = HostPolicy(("127.0.0.1",))
 

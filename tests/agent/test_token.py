@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from fiscalmix_agent.errors import CertificateNotFound, ModuleNotFound, NoToken, TokenRemoved, WrongPin
 from fiscalmix_agent.signer import TokenSigner
 from fiscalmix_agent.token import TokenDescription, TokenSession
-from tests.agent.conftest import COMPANY_CNPJ, COMPANY_NAME, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
+from tests.softhsm import COMPANY_CNPJ, COMPANY_NAME, SOFTHSM_MODULE, USER_PIN, SoftHsm, SoftToken
 
 
 class CountingPin:

@@ -32,10 +32,8 @@ from fiscalmix_agent.trust import HostPolicy, ServerVerifier, load_bundle
 from local.synth import synthesize_template
 from local.system import LocalOptions, LocalSystem
 from tests.agent.bridge import AgentThread, wait_for
-from tests.agent.conftest import COMPANY_CNPJ, SOFTHSM_MODULE, USER_PIN, SoftToken
-from tests.agent.conftest import softhsm as softhsm  # the agent tests' fixtures, shared here
-from tests.agent.conftest import token as token
 from tests.integration.api.client import Api, Login, Users
+from tests.softhsm import COMPANY_CNPJ, SOFTHSM_MODULE, USER_PIN, SoftToken
 
 STAGE = "bridgetest"
 FAST = Timing(

@@ -3,14 +3,17 @@ moto, every SEFAZ exchange made by the real agent with its SoftHSM token over mu
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
 from fiscal_core.bridge.runtime import Bridge
 from fiscal_core.settings import get_settings
 from fiscal_core.sync.runtime import build_worker
+from fiscalmix_agent.errors import ExchangeTimeout
 from functions.sync_worker import handler
 from local.sefaz.service import Service
 from local.system import LocalSystem
@@ -109,3 +112,61 @@ def test_an_offline_agent_makes_the_run_wait_then_fail_saying_since_when(
     assert "agent offline since" in str(nfe["last_error"]), nfe
     # Nothing was fetched, so nothing is lost: the cursor did not move.
     assert nfe["last_nsu"] in (None, "0" * 15), nfe
+
+
+class _SilentTransport:
+    """A SEFAZ exchange that takes longer than the workflow waits: the agent is online but slow."""
+
+    def __init__(self, released: threading.Event) -> None:
+        self._released = released
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        read_timeout: float | None = None,
+    ) -> Any:
+        self._released.wait(30)
+        raise ExchangeTimeout("SEFAZ did not answer in time.")
+
+
+def test_a_request_the_agent_does_not_answer_in_time_fails_the_run(
+    system: LocalSystem,
+    api: Api,
+    ws_url: str,
+    bridge: Bridge,
+    tenant: Tenant,
+    run_agent: Callable[..., AgentThread],
+) -> None:
+    assert system.sefaz is not None
+    system.sefaz.seed(tenant.cnpj, documents=3, name="EMPRESA A3 LTDA")
+    _, credential = paired_agent(api, ws_url, bridge, tenant)
+    released = threading.Event()
+    run_agent(credential, lambda signer: _SilentTransport(released))
+    wait_for(
+        lambda: bool(
+            api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token).body["items"]
+        ),
+        what="the A3 certificate from the agent's hello",
+    )
+    settings = get_settings().model_copy(update={"sync_agent_timeout_seconds": 2})
+    handler.use_worker(build_worker(settings))
+    try:
+        started = api.call(
+            "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
+        )
+        assert started.status == 202, started.body
+        (run,) = _wait_for_runs(api, tenant, 1)
+    finally:
+        handler.use_worker(None)
+        released.set()
+
+    assert run["status"] == "FAILED", run
+    summary = str(run["error_summary"])
+    # The agent is there, so the words say it did not answer, not that it is offline.
+    assert "waited 2 s for the company's FiscalMix agent" in summary and "agent online on" in summary
+    agents = api.call("GET", f"/companies/{tenant.company_id}/agents", tenant.token)
+    assert agents.body["items"][0]["online"] is True, agents.body

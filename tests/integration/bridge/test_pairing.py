@@ -17,7 +17,6 @@ from fiscal_core.storage.agents import PAIRING_LIFETIME
 from fiscalmix_agent.errors import AuthenticationRefused, PairingFailed
 from fiscalmix_agent.pairing import new_credential
 from tests.agent.bridge import AgentThread, wait_for
-from tests.agent.conftest import SoftToken
 from tests.integration.api.client import Api, Users
 from tests.integration.bridge.conftest import (
     MovableClock,
@@ -27,6 +26,7 @@ from tests.integration.bridge.conftest import (
     paired_agent,
     start_pairing,
 )
+from tests.softhsm import SoftToken
 
 
 def agents_of(api: Api, tenant: Tenant) -> list[dict[str, object]]:

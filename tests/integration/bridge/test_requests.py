@@ -36,9 +36,9 @@ from fiscalmix_agent.tls import HttpResponse
 from local.aws import LOCAL_ACCOUNT
 from local.system import LocalSystem
 from tests.agent.bridge import AgentThread, wait_for
-from tests.agent.conftest import SoftToken
 from tests.integration.api.client import Api, Users
 from tests.integration.bridge.conftest import Tenant, new_tenant, paired_agent
+from tests.softhsm import SoftToken
 
 WAIT_S = 20.0
 

@@ -1,4 +1,8 @@
-"""A real PKCS#11 token for the agent's tests: SoftHSM2, holding a test e-CNPJ key and certificate.
+"""A real PKCS#11 token for the tests: SoftHSM2, holding a test e-CNPJ key and certificate.
+
+One session-wide SoftHSM serves every package (the agent's tests and the bridge's): its fixtures
+are registered once, by tests/conftest.py, because python-pkcs11 initializes the module once per
+process, with the configuration of that moment, so a second SoftHSM would never be seen.
 
 The session's token directory lives in a temporary folder named by ``SOFTHSM2_CONF``. Tokens are
 made with ``softhsm2-util`` (init, key import as PKCS#8 PEM) and their certificates written with
