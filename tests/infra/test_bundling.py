@@ -6,6 +6,7 @@ No test here runs pip or synthesizes: ``subprocess.run`` is replaced where a bun
 from __future__ import annotations
 
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -82,28 +83,53 @@ def test_layer_bundle_copies_the_package_and_installs_beside_it(
     monkeypatch.setattr("infra.bundling.subprocess.run", run)
     output = tmp_path / "asset"
     bundler = LocalBundler(
-        source=source, destination="python/fiscal_core", requirements=("x==1",), site_packages="python"
-    )
+        source=source, destination="python/fiscal_core", requirements=("x==1",), site_packages="python",
+        compiler="/opt/python3.12",
+    )  # fmt: skip
 
     assert bundler.try_bundle(str(output), image=DockerImage.from_registry("unused")) is True
 
     assert (output / "python" / "fiscal_core" / "__init__.py").is_file()
-    assert not (output / "python" / "fiscal_core" / "__pycache__").exists()
-    assert calls == [bundler.pip_command(output / "python")]
+    assert not (output / "python" / "fiscal_core" / "__pycache__").exists()  # the build machine's pycs
+    # The wheels, then the runtime's Python compiles everything, independent of file times.
+    assert calls == [
+        bundler.pip_command(output / "python"),
+        ["/opt/python3.12", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+         str(output)],
+    ]  # fmt: skip
 
 
-def test_function_bundle_only_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_function_bundle_copies_and_compiles_with_the_runtimes_python(tmp_path: Path) -> None:
     source = tmp_path / "functions" / "api"
     source.mkdir(parents=True)
-    (source / "handler.py").write_text("")
-    monkeypatch.setattr("infra.bundling.subprocess.run", pytest.fail)
+    (source / "handler.py").write_text("VALUE = 1\n")
     output = tmp_path / "asset"
 
-    LocalBundler(source=source, destination="functions/api").try_bundle(
+    # This interpreter stands in for the runtime's: its tag names the bytecode it writes.
+    LocalBundler(source=source, destination="functions/api", compiler=sys.executable).try_bundle(
         str(output), image=DockerImage.from_registry("unused")
     )
 
     assert (output / "functions" / "api" / "handler.py").is_file()
+    (pyc,) = (output / "functions" / "api" / "__pycache__").iterdir()
+    assert pyc.name == f"handler.{sys.implementation.cache_tag}.pyc"
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b01, "a hash-based pyc that is never checked against the source's time"
+
+
+def test_without_the_runtimes_python_the_asset_ships_source_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "functions" / "api"
+    source.mkdir(parents=True)
+    (source / "handler.py").write_text("")
+    monkeypatch.setattr("infra.bundling.shutil.which", lambda name: None)
+    monkeypatch.setattr("infra.bundling.subprocess.run", pytest.fail)
+    bundler = LocalBundler(source=source, destination="functions/api")
+
+    with pytest.warns(UserWarning, match=r"python3\.12 is not on PATH.*cold start compiles"):
+        bundler.try_bundle(str(tmp_path / "asset"), image=DockerImage.from_registry("unused"))
+    assert (tmp_path / "asset" / "functions" / "api" / "handler.py").is_file()
 
 
 def test_fingerprint_follows_sources_and_requirements_but_not_bytecode(tmp_path: Path) -> None:

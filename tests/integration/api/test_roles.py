@@ -8,7 +8,7 @@ import pytest
 
 from local.fixtures.identities import cnpj_for
 from tests.integration.api.client import Api, Users
-from tests.integration.api.world import World, a1_upload
+from tests.integration.api.world import World, a1_upload, nfe_of_b, upload
 
 # The handler flushes metrics on every call; locally there are none to publish.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
@@ -29,7 +29,42 @@ def _changes(world: World) -> list[tuple[str, str, Any]]:
         ("POST", "/account/users", {"email": "new@b.example"}),
         ("PATCH", f"/account/users/{world.viewer_b_id}", {"account_role": "ADMIN"}),
         ("PATCH", "/account", {"name": "Renamed"}),
+        # Acting on SEFAZ, on the documents and on the A3 agents of B's company.
+        ("POST", f"{company}/sync", None),
+        ("POST", f"/documents/{world.document_b}/manifestacao", {"type": "confirmacao"}),
+        ("POST", f"{company}/certificates/a3/pair", {"code": "K7QH3MZP"}),
+        ("POST", f"{company}/agents/{world.agent_b}/revoke", None),
     ]
+
+
+# Changes a viewer may make: exporting what they can read is reading.
+VIEWER_MAY: set[tuple[str, str]] = {("POST", "/exports")}
+# The import sends the file as its body, so it is tried apart (``upload``).
+IMPORT = ("POST", "/documents/import")
+
+
+def _template(path: str, world: World) -> str:
+    """``path`` with B's ids put back as the OpenAPI document names them."""
+    for name, value in (
+        # A document's id starts with its company's: it goes first.
+        ("document_id", world.document_b), ("company_id", world.company_b),
+        ("certificate_id", world.certificate_b), ("user_id", world.viewer_b_id),
+        ("user_id", world.operator_b_id), ("agent_id", world.agent_b),
+    ):  # fmt: skip
+        path = path.replace(value, "{" + name + "}")
+    return path
+
+
+def test_every_change_the_api_offers_is_tried_by_the_role_tests(api: Api, world: World) -> None:
+    document = api.call("GET", "/openapi.json").body
+    changes = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in {"post", "put", "patch", "delete"}
+    }
+    tried = {(method, _template(path, world)) for method, path, _ in _changes(world)} | VIEWER_MAY | {IMPORT}
+    assert not changes - tried, f"changes no role test tries: {sorted(changes - tried)}"
 
 
 def test_a_viewer_can_read_but_change_nothing(api: Api, world: World) -> None:
@@ -39,6 +74,8 @@ def test_a_viewer_can_read_but_change_nothing(api: Api, world: World) -> None:
         reply = api.call(method, path, world.viewer_b, body=body)
         assert reply.status == 403, (method, path, reply.body)
         assert reply.body["type"] == "/problems/forbidden"
+    imported = upload(api, world.viewer_b, world.company_b, nfe_of_b(world.cnpj_b, 990))
+    assert imported.status == 403, imported.body
     assert api.call("GET", "/audit-logs", world.viewer_b).status == 403
 
 
@@ -50,6 +87,8 @@ def test_a_viewer_can_read_but_change_nothing(api: Api, world: World) -> None:
         "permissions/{user}",
         "/account/users",
         "/account/users/{user}",
+        "certificates/a3/pair",
+        "agents/{agent}/revoke",
     ],
 )
 def test_an_operator_cannot_manage_users_or_certificates(api: Api, world: World, change: str) -> None:
@@ -60,6 +99,8 @@ def test_an_operator_cannot_manage_users_or_certificates(api: Api, world: World,
         "permissions/{user}": ("PUT", f"{company}/permissions/{world.viewer_b_id}", {"role": "ADMIN"}),
         "/account/users": ("POST", "/account/users", {"email": "x@b.example"}),
         "/account/users/{user}": ("PATCH", f"/account/users/{world.viewer_b_id}", {"account_role": "ADMIN"}),
+        "certificates/a3/pair": ("POST", f"{company}/certificates/a3/pair", {"code": "K7QH3MZP"}),
+        "agents/{agent}/revoke": ("POST", f"{company}/agents/{world.agent_b}/revoke", None),
     }
     method, path, body = calls[change]
     reply = api.call(method, path, world.operator_b, body=body)

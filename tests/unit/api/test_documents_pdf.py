@@ -72,3 +72,11 @@ def test_the_renderers_are_not_imported_with_the_api() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_importing_the_api_compiles_no_tokenizer() -> None:
+    # pydantic inspects a field's default factory; for a builtin (``default_factory=list``) that
+    # parses its text signature with ``tokenize``, whose first use costs ~110 ms per cold start.
+    probe = "import tokenize, functions.api.handler; print(tokenize._compile.cache_info().currsize)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0"

@@ -52,7 +52,7 @@ class AgentCall(BaseModel):
     # sefaz_request
     method: str | None = None
     url: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default={})
     body_b64: str | None = None  # None when the body is in ``call.body``
     timeout_s: int = 60
     # sign_xml
@@ -81,7 +81,7 @@ class AgentReply(BaseModel):
     error: ReplyError | None = None
     # sefaz_request: any HTTP status is an answer; the body is in ``reply.body`` when not inline.
     status: int | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default={})
     body_b64: str | None = None
     # sign_xml
     signature_value_b64: str | None = None

@@ -75,9 +75,9 @@ class Hello(_Message):
 
     protocol: int = Field(ge=1)
     agent_version: Short
-    machine: dict[Short, Short] = Field(default_factory=dict, max_length=20)
+    machine: dict[Short, Short] = Field(default={}, max_length=20)
     token: TokenState
-    certificates: list[ReportedCertificate] = Field(default_factory=list, max_length=MAX_CERTIFICATES)
+    certificates: list[ReportedCertificate] = Field(default=[], max_length=MAX_CERTIFICATES)
 
     def machine_text(self) -> str:
         """``CONTAB-01 (Windows 10 AMD64)``: what the app shows beside the agent."""
@@ -110,7 +110,7 @@ class Response(_Message):
     agent_id: Short | None = None
     # sefaz_request
     status: int | None = Field(default=None, ge=100, le=599)
-    headers: dict[Short, Text] = Field(default_factory=dict, max_length=100)
+    headers: dict[Short, Text] = Field(default={}, max_length=100)
     body: str | None = None
     body_uploaded: bool = False
     body_size: int | None = Field(default=None, ge=0)

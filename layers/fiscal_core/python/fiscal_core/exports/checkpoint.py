@@ -55,7 +55,7 @@ class Checkpoint(BaseModel):
     segment: int = Field(ge=0)
     total: int | None = None  # None while the selection is still being counted (never when saved)
     upload_id: str
-    parts: list[PartRecord] = Field(default_factory=list)
+    parts: list[PartRecord] = Field(default=[])
     entries: int = 0  # central directory records so far
     directory_bytes: int = 0
     rows: int = 0
@@ -67,7 +67,7 @@ class Checkpoint(BaseModel):
     failed: int = 0
     events: int = 0
     pdfs: int = 0
-    errors: list[str] = Field(default_factory=list)  # the first ones
+    errors: list[str] = Field(default=[])  # the first ones
     problems: int = 0  # how many there were
 
     @property

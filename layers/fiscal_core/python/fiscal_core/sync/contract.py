@@ -68,8 +68,8 @@ class AgentWait(BaseModel):
 
     # The step's clock for what it signs: a replay builds the very same events and lot ids.
     started_at: datetime
-    calls: list[str] = Field(default_factory=list)  # request ids, in the order the step made them
-    pending: list[str] = Field(default_factory=list)  # the ones to send now (a suffix of ``calls``)
+    calls: list[str] = Field(default=[])  # request ids, in the order the step made them
+    pending: list[str] = Field(default=[])  # the ones to send now (a suffix of ``calls``)
     timeout_seconds: int = Field(gt=0)  # how long the workflow waits for each answer
 
 

@@ -31,7 +31,7 @@ class AgentOut(BaseModel):
     agent_version: str | None = None
     machine: str | None = Field(default=None, description="Host name and operating system.")
     token_ready: bool | None = Field(default=None, description="Whether the token was present and logged in.")
-    certificate_ids: list[str] = Field(default_factory=list, description="A3 certificates on its token.")
+    certificate_ids: list[str] = Field(default=[], description="A3 certificates on its token.")
     paired_by: str
     paired_at: datetime
     revoked_at: datetime | None = None

@@ -56,7 +56,7 @@ class CompanyCreate(Request):
     uf: Uf
     municipio: Municipio | None = None
     ie: Ie | None = None
-    tags: Tags = Field(default_factory=list)
+    tags: Tags = Field(default=[])
     auto_ciencia: bool = Field(
         default=False, description="Send Ciência da Operação for every summary, so the full XML is released."
     )

@@ -46,7 +46,7 @@ class SyncStarted(BaseModel):
     families: list[Family] = Field(description="The families started.")
     executions: list[StartedExecution]
     skipped: list[SkippedFamily] = Field(
-        default_factory=list, description="Families asked for (or synced by default) that must wait."
+        default=[], description="Families asked for (or synced by default) that must wait."
     )
 
 
