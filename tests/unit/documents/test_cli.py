@@ -6,7 +6,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[
 
 
 def error_of(capsys: pytest.CaptureFixture[str], path: Path) -> str:
-    start = time.perf_counter()
     status, [record], err = run(capsys, str(path))
-    assert time.perf_counter() - start < 1.0  # a safety net for the hostile files
     assert status == 1 and err == ""
     assert tuple(record) == INSPECT_KEYS
     assert all(record[key] is None for key in INSPECT_KEYS[2:])
@@ -92,6 +89,7 @@ def test_an_unreadable_file_is_an_error(
     ],
     ids=["empty", "binary", "truncated", "unknown", "too-large", "billion-laughs", "quadratic-blowup"],
 )
+@pytest.mark.timeout(60)  # a hang guard for the hostile files, not a speed bound (bench/ has those)
 def test_unreadable_content_is_an_error(
     capsys: pytest.CaptureFixture[str], write: Writer, content: bytes, problem: str
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import time
 import tracemalloc
 import zlib
 
@@ -49,9 +48,9 @@ def test_line_breaks_in_the_base64_text_are_tolerated() -> None:
     assert decode_doczip(wrapped) == b"<resNFe/>" * 50
 
 
+@pytest.mark.timeout(60)  # a hang guard: inflating the gigabyte would take minutes
 def test_a_gzip_bomb_is_refused_without_inflating_it(gzip_bomb: str) -> None:
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(DocumentError, match=f"expands beyond {DEFAULT_MAX_BYTES} bytes"):
             decode_doczip(gzip_bomb)
@@ -59,7 +58,6 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(gzip_bomb: str) -> None:
     finally:
         tracemalloc.stop()
 
-    assert time.perf_counter() - start < 5.0  # a safety net: inflating 5 MiB takes milliseconds
     # The output up to the limit (and zlib's copy of it) plus the input's copies: a few times
     # the limit, against the gigabyte the bomb expands to.
     assert peak < 4 * DEFAULT_MAX_BYTES

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,15 +15,15 @@ from fiscal_core.xmlsafe import DEFAULT_MAX_BYTES, parse_xml
 from tests.unit.documents.hostile import billion_laughs, quadratic_blowup
 
 SECRET = "TOP-SECRET-7f3a9c"
-HOSTILE_TIME_LIMIT = 1.0  # seconds; a safety net far above the milliseconds these take
+# Hostile files are refused, never expanded: a hang guard for the module (a bomb that expanded
+# would take minutes), not a speed bound; bench/ measures speed.
+pytestmark = pytest.mark.timeout(60)
 
 
 def refused(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """The message of the DocumentError parsing ``data`` raises, checked to come quickly."""
-    start = time.perf_counter()
+    """The message of the DocumentError parsing ``data`` raises."""
     with pytest.raises(DocumentError) as raised:
         parse_xml(data, max_bytes=max_bytes)
-    assert time.perf_counter() - start < HOSTILE_TIME_LIMIT
     return str(raised.value)
 
 
