@@ -1,46 +1,36 @@
-"""The HTTP API's entry point: one Powertools resolver behind API Gateway's HTTP API (payload v2).
+"""The HTTP API's entry point: the resolver of :mod:`functions.api.app`, built once per container.
 
-Resources arrive as Routers (``functions.api.routes.ROUTERS``); errors leave as problem details
-(``functions.api.errors``). Every route but ``/health``, ``/openapi.json`` and ``/docs`` sits
-behind the Cognito JWT authorizer, so a request reaching an authenticated route carries
-verified claims. Request and response bodies are validated against the routes' Pydantic models,
-which also make the OpenAPI 3.1 document.
+Building it imports every route, its models and their dependencies: most of a cold start. The
+garbage collector is paused meanwhile (an import makes little cyclic garbage, and each collection
+would rescan every object imported so far), and what was built is then frozen out of later
+collections, as it lives as long as the container (bench/coldstart.py measures the effect).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fiscal_core.api.openapi import SECURITY_SCHEME, SECURITY_SCHEMES, public_responses
 from fiscal_core.observability import API_GATEWAY_HTTP_CORRELATION, logger, metrics, tracer
-from functions.api.errors import register_error_handlers
-from functions.api.routes import ROUTERS
 
-OPENAPI_PATH = "/openapi.json"
-DOCS_PATH = "/docs"
-
-app = APIGatewayHttpResolver(enable_validation=True)
-register_error_handlers(app)
-for router in ROUTERS:
-    app.include_router(router)
-app.configure_openapi(
-    title="FiscalMix API",
-    version="1.0.0",
-    description="Brazilian fiscal documents for accounting firms and companies. Errors are RFC 9457 "
-    "problem details (application/problem+json).",
-    security_schemes=SECURITY_SCHEMES,
-    security=[{SECURITY_SCHEME: []}],
-)
-app.enable_swagger(path=DOCS_PATH)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 
-@app.get(OPENAPI_PATH, include_in_schema=False, responses=public_responses())
-def openapi_document() -> Response[str]:
-    """The OpenAPI 3.1 document, generated from the routes and their models."""
-    return Response(200, "application/json", app.get_openapi_json_schema())
+def _build() -> APIGatewayHttpResolver:
+    gc.disable()
+    try:
+        from functions.api.app import app as built
+
+        return built
+    finally:
+        gc.enable()
+        gc.freeze()
+
+
+app = _build()
 
 
 # clear_state: the caller's account and user ids, appended per request, must not outlive it.
