@@ -37,6 +37,31 @@ def _wait_for_runs(api: Api, tenant: Tenant, families: int) -> list[dict[str, ob
     raise AssertionError("the sync runs did not finish")
 
 
+def _wait_for_the_a3_certificate(api: Api, tenant: Tenant) -> None:
+    """Until the agent's hello has made the token's certificate the company's (its only one)."""
+
+    def kinds() -> list[str]:
+        listed = api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token)
+        return [c["kind"] for c in listed.body["items"]]
+
+    wait_for(lambda: kinds() == ["A3"], what="the A3 certificate from the agent's hello")
+
+
+def _sync_waiting_for_the_agent(api: Api, tenant: Tenant, *, timeout_seconds: int) -> dict[str, object]:
+    """Start an NF-e sync whose workflow waits ``timeout_seconds`` (300 by default) for each answer."""
+    settings = get_settings().model_copy(update={"sync_agent_timeout_seconds": timeout_seconds})
+    handler.use_worker(build_worker(settings))
+    try:
+        started = api.call(
+            "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
+        )
+        assert started.status == 202, started.body
+        (run,) = _wait_for_runs(api, tenant, 1)
+    finally:
+        handler.use_worker(None)
+    return run
+
+
 def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
     system: LocalSystem,
     api: Api,
@@ -50,11 +75,7 @@ def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
     _, credential = paired_agent(api, ws_url, bridge, tenant)
     agent = run_agent(credential)
 
-    def kinds() -> list[str]:
-        listed = api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token)
-        return [c["kind"] for c in listed.body["items"]]
-
-    wait_for(lambda: kinds() == ["A3"], what="the A3 certificate from the agent's hello")
+    _wait_for_the_a3_certificate(api, tenant)
 
     started = api.call(
         "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
@@ -85,24 +106,9 @@ def test_an_offline_agent_makes_the_run_wait_then_fail_saying_since_when(
     system.sefaz.seed(tenant.cnpj, documents=3, name="EMPRESA A3 LTDA")
     _, credential = paired_agent(api, ws_url, bridge, tenant)
     agent = run_agent(credential)
-    wait_for(
-        lambda: bool(
-            api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token).body["items"]
-        ),
-        what="the A3 certificate from the agent's hello",
-    )
+    _wait_for_the_a3_certificate(api, tenant)
     agent.stop()  # the computer with the token is switched off
-    # The workflow waits for an answer this long before the run fails (300 s by default).
-    settings = get_settings().model_copy(update={"sync_agent_timeout_seconds": 2})
-    handler.use_worker(build_worker(settings))
-    try:
-        started = api.call(
-            "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
-        )
-        assert started.status == 202, started.body
-        (run,) = _wait_for_runs(api, tenant, 1)
-    finally:
-        handler.use_worker(None)
+    run = _sync_waiting_for_the_agent(api, tenant, timeout_seconds=2)
 
     assert run["status"] == "FAILED", run
     summary = str(run["error_summary"])
@@ -146,22 +152,10 @@ def test_a_request_the_agent_does_not_answer_in_time_fails_the_run(
     _, credential = paired_agent(api, ws_url, bridge, tenant)
     released = threading.Event()
     run_agent(credential, lambda signer: _SilentTransport(released))
-    wait_for(
-        lambda: bool(
-            api.call("GET", f"/companies/{tenant.company_id}/certificates", tenant.token).body["items"]
-        ),
-        what="the A3 certificate from the agent's hello",
-    )
-    settings = get_settings().model_copy(update={"sync_agent_timeout_seconds": 2})
-    handler.use_worker(build_worker(settings))
+    _wait_for_the_a3_certificate(api, tenant)
     try:
-        started = api.call(
-            "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
-        )
-        assert started.status == 202, started.body
-        (run,) = _wait_for_runs(api, tenant, 1)
+        run = _sync_waiting_for_the_agent(api, tenant, timeout_seconds=2)
     finally:
-        handler.use_worker(None)
         released.set()
 
     assert run["status"] == "FAILED", run
