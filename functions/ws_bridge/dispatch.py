@@ -12,14 +12,15 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fiscal_core.bridge.runtime import get_bridge
 from fiscal_core.bridge.sender import DispatchTask
+from fiscal_core.model import Model
 from fiscal_core.observability import logger, metrics, tracer
 
 
-class DispatchInput(BaseModel):
+class DispatchInput(Model):
     """What the workflow passes (the token comes from ``$$.Task.Token``)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

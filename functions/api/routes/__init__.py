@@ -2,7 +2,9 @@
 
 To add a resource: write ``functions/api/routes/<resource>.py`` with
 ``router = resource_router()`` (``functions.api.router``) and thin routes that take ``ctx: Ctx``
-and call ``fiscal_core.api``; import the module here and add its router to ROUTERS.
+and call ``fiscal_core.api``; import the module here and add its router to ROUTERS. A route
+imports its service module inside its body, so that a cold start loads only what its request
+needs (docs/api.md, "Writing a route").
 """
 
 from __future__ import annotations

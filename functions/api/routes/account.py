@@ -6,7 +6,6 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from fiscal_core.api import accounts, users
 from fiscal_core.api.context import Ctx
 from fiscal_core.api.models.identity import (
     AccountOut,
@@ -27,18 +26,24 @@ UserId = Annotated[str, Path(min_length=1, max_length=64, description="A user of
 @router.get("/account", tags=["account"], responses=responses(403))
 def get_account(ctx: Ctx) -> AccountOut:
     """The caller's account and its settings."""
+    from fiscal_core.api import accounts
+
     return accounts.get_account(ctx)
 
 
 @router.patch("/account", tags=["account"], responses=responses(403, 409))
 def update_account(ctx: Ctx, body: AccountUpdate) -> AccountOut:
     """Change the account's name, kind or MFA requirement (owners and admins)."""
+    from fiscal_core.api import accounts
+
     return accounts.update_account(ctx, body)
 
 
 @router.get("/account/users", tags=["account"], responses=responses(403))
 def list_users(ctx: Ctx, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> UserPage:
     """The account's users, a page at a time (owners and admins)."""
+    from fiscal_core.api import users
+
     return users.list_users(ctx, limit, cursor)
 
 
@@ -50,10 +55,14 @@ def list_users(ctx: Ctx, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 )
 def invite_user(ctx: Ctx, body: Invitation) -> UserOut:
     """Invite someone by email with an account role; Cognito emails them a temporary password."""
+    from fiscal_core.api import users
+
     return users.invite(ctx, body)
 
 
 @router.patch("/account/users/<user_id>", tags=["account"], responses=responses(403, 404, 409))
 def change_user_role(ctx: Ctx, user_id: UserId, body: RoleChange) -> UserOut:
     """Change a user's account role (only owners make or unmake owners; one owner always stays)."""
+    from fiscal_core.api import users
+
     return users.change_role(ctx, user_id, body)

@@ -7,8 +7,6 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import AwareDatetime
 
-from fiscal_core.api import audit_logs
-from fiscal_core.api.audit_logs import AuditFilter
 from fiscal_core.api.context import Ctx
 from fiscal_core.api.models.audit import AuditPage
 from fiscal_core.api.openapi import responses
@@ -35,5 +33,7 @@ def search_audit_logs(
     cursor: Cursor = None,
 ) -> AuditPage:
     """The audit log, newest first, by period, user or entity, and action."""
-    where = AuditFilter(start, end, user_id, entity_type, entity_id, action)
+    from fiscal_core.api import audit_logs
+
+    where = audit_logs.AuditFilter(start, end, user_id, entity_type, entity_id, action)
     return audit_logs.search(ctx, where, limit, cursor)

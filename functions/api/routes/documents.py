@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import AwareDatetime
 
-from fiscal_core.api import documents, imports
 from fiscal_core.api.context import Ctx
 from fiscal_core.api.documents_models import DocumentDetail, DocumentPage, DownloadLink, ImportReport
 from fiscal_core.api.documents_query import DocumentQuery, Order
@@ -76,6 +75,8 @@ def list_documents(
     filters. number finds the company's own documents (with type and series). min_value and
     max_value list one company's documents by value, and combine with nothing else.
     """
+    from fiscal_core.api import documents
+
     query = DocumentQuery(
         company_id, family, doc_type, direction, status, issuer, recipient, issued_from, issued_to,
         min_value, max_value, access_key, number, series, order,
@@ -86,18 +87,24 @@ def list_documents(
 @router.get("/documents/<document_id>", tags=["documents"], responses=responses(404))
 def get_document(ctx: Ctx, docs: Docs, document_id: DocumentId) -> DocumentDetail:
     """One document with its timeline: authorization, then CC-e, cancellation, manifestações."""
+    from fiscal_core.api import documents
+
     return documents.get_document(ctx, docs, document_id)
 
 
 @router.get("/documents/<document_id>/xml", tags=["documents"], responses=responses(404, 409))
 def get_xml(ctx: Ctx, docs: Docs, document_id: DocumentId) -> DownloadLink:
     """A 5-minute link to the XML, saved as <access key>.xml (audited); 409 for a summary."""
+    from fiscal_core.api import documents
+
     return documents.xml_link(ctx, docs, document_id)
 
 
 @router.get("/documents/<document_id>/pdf", tags=["documents"], responses=responses(404, 409))
 def get_pdf(ctx: Ctx, docs: Docs, document_id: DocumentId) -> DownloadLink:
     """A 5-minute link to the DANFE/DACTE PDF, made once and kept (audited); 409 for a summary."""
+    from fiscal_core.api import documents
+
     return documents.pdf_link(ctx, docs, document_id)
 
 
@@ -113,6 +120,8 @@ def import_documents(
     The body is the file itself: one XML (application/xml) or a ZIP of up to 200 XMLs
     (application/zip), at most 4 MiB. Operators and admins; the report says what happened to each.
     """
+    from fiscal_core.api import imports
+
     event = router.current_event
     raw = event.body or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()

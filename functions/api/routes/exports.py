@@ -11,7 +11,6 @@ from fiscal_core.api.context import Ctx
 from fiscal_core.api.documents_models import DownloadLink
 from fiscal_core.api.openapi import responses
 from fiscal_core.api.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit
-from fiscal_core.exports import api as exports
 from fiscal_core.exports.api_models import ExportOut, ExportPage
 from fiscal_core.exports.api_services import ExportServices, get_export_services
 from fiscal_core.exports.request import IDEMPOTENCY_KEY_PATTERN, ExportRequest
@@ -39,6 +38,8 @@ def create_export(
     ctx: Ctx, services: Exports, body: ExportRequest, idempotency_key: IdempotencyKey = None
 ) -> ExportOut:
     """Export the documents the filters select (the documents list's) as one ZIP with a spreadsheet."""
+    from fiscal_core.exports import api as exports
+
     return exports.create_export(ctx, services, body, idempotency_key)
 
 
@@ -47,16 +48,22 @@ def list_exports(
     ctx: Ctx, services: Exports, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 ) -> ExportPage:
     """The exports you can see, newest first."""
+    from fiscal_core.exports import api as exports
+
     return exports.list_exports(ctx, services, limit, cursor)
 
 
 @router.get("/exports/<export_id>", tags=["exports"], responses=responses(404))
 def get_export(ctx: Ctx, services: Exports, export_id: ExportId) -> ExportOut:
     """One export: status, progress, counts and the problems met."""
+    from fiscal_core.exports import api as exports
+
     return exports.get_export(ctx, services, export_id)
 
 
 @router.get("/exports/<export_id>/download", tags=["exports"], responses=responses(404, 409, 410))
 def download_export(ctx: Ctx, services: Exports, export_id: ExportId) -> DownloadLink:
     """A link to the ZIP, valid for one hour (audited); 409 until the export has SUCCEEDED."""
+    from fiscal_core.exports import api as exports
+
     return exports.download_link(ctx, services, export_id)

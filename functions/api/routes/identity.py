@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fiscal_core.api import accounts
 from fiscal_core.api.context import CtxWithoutMfa
 from fiscal_core.api.models.identity import Me
 from fiscal_core.api.openapi import responses
@@ -14,4 +13,6 @@ router = resource_router()
 @router.get("/me", tags=["identity"], responses=responses(403))
 def get_me(ctx: CtxWithoutMfa) -> Me:
     """The caller's user, account, roles and MFA state; the first call opens a new user's account."""
+    from fiscal_core.api import accounts
+
     return accounts.me(ctx)

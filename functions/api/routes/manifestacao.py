@@ -7,15 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from fiscal_core.api import manifestacao
 from fiscal_core.api.context import Ctx
 from fiscal_core.api.documents_services import DocumentServices, get_document_services
-from fiscal_core.api.manifestacao import (
-    ManifestacaoRequest,
-    ManifestacaoResult,
-    ManifestacaoServices,
-    get_manifestacao_services,
-)
+from fiscal_core.api.manifestacao_services import ManifestacaoServices, get_manifestacao_services
+from fiscal_core.api.models.manifestacao import ManifestacaoRequest, ManifestacaoResult
 from fiscal_core.api.openapi import responses
 from functions.api.router import resource_router
 
@@ -36,4 +31,6 @@ def send_manifestacao(
     Within 180 days of its issue; nao_realizada needs a 15-255 character justificativa. The
     answer is SEFAZ's: registered, already registered, or a 422 quoting SEFAZ's refusal.
     """
+    from fiscal_core.api import manifestacao
+
     return manifestacao.manifestar(ctx, docs, sender, document_id, body)

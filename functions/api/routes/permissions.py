@@ -7,7 +7,6 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from fiscal_core.api import permissions
 from fiscal_core.api.context import Ctx
 from fiscal_core.api.models.identity import PermissionIn, PermissionList, PermissionOut
 from fiscal_core.api.openapi import responses
@@ -21,6 +20,8 @@ UserId = Annotated[str, Path(min_length=1, max_length=64)]
 @router.get("/companies/<company_id>/permissions", tags=["permissions"], responses=responses(403, 404))
 def list_permissions(ctx: Ctx, company_id: CompanyId) -> PermissionList:
     """Who holds which role on the company."""
+    from fiscal_core.api import permissions
+
     return permissions.list_permissions(ctx, company_id)
 
 
@@ -29,6 +30,8 @@ def list_permissions(ctx: Ctx, company_id: CompanyId) -> PermissionList:
 )
 def set_permission(ctx: Ctx, company_id: CompanyId, user_id: UserId, body: PermissionIn) -> PermissionOut:
     """Give a user of the account a role (VIEWER, OPERATOR, ADMIN) on the company, or change it."""
+    from fiscal_core.api import permissions
+
     return permissions.set_permission(ctx, company_id, user_id, body)
 
 
@@ -39,5 +42,7 @@ def set_permission(ctx: Ctx, company_id: CompanyId, user_id: UserId, body: Permi
 )
 def remove_permission(ctx: Ctx, company_id: CompanyId, user_id: UserId) -> Response[None]:
     """Take a user's role on the company away (they stop seeing it, unless an account admin)."""
+    from fiscal_core.api import permissions
+
     permissions.remove_permission(ctx, company_id, user_id)
     return Response(status_code=204)

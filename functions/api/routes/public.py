@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from fiscal_core.api.openapi import public_responses
+from fiscal_core.model import Model
 from functions.api.router import resource_router
 
 router = resource_router()
 
 
-class Health(BaseModel):
+class Health(Model):
     """The API is up."""
 
     status: str

@@ -8,12 +8,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from fiscal_core.api import sync
 from fiscal_core.api.context import Ctx
 from fiscal_core.api.models.sync import SyncRequest, SyncRunPage, SyncStarted, SyncStatus
 from fiscal_core.api.openapi import responses
 from fiscal_core.api.pagination import DEFAULT_PAGE_SIZE, Cursor, Limit
-from fiscal_core.api.sync import SyncServices, get_sync_services
+from fiscal_core.api.sync_services import SyncRefused, SyncServices, get_sync_services, refusal_response
 from functions.api.router import resource_router
 
 router = resource_router()
@@ -21,12 +20,12 @@ CompanyId = Annotated[str, Path(min_length=1, max_length=64)]
 Sync = Annotated[SyncServices, Depends(get_sync_services)]
 
 
-def _refused(exc: sync.SyncRefused) -> Response[str]:
-    return sync.refusal_response(exc, router.current_event.raw_path)
+def _refused(exc: SyncRefused) -> Response[str]:
+    return refusal_response(exc, router.current_event.raw_path)
 
 
 # Registered by call rather than as a decorator: Powertools' decorators are untyped.
-router.exception_handler(sync.SyncRefused)(_refused)
+router.exception_handler(SyncRefused)(_refused)
 
 
 @router.post(
@@ -42,6 +41,8 @@ def start_sync(
 
     One execution per family; their runs appear in sync-runs once the workflow opens them.
     """
+    from fiscal_core.api import sync
+
     return sync.start_sync(ctx, sync_services, company_id, body)
 
 
@@ -54,10 +55,14 @@ def list_sync_runs(
     cursor: Cursor = None,
 ) -> SyncRunPage:
     """The company's sync runs, newest first, with their counters and why any failed."""
+    from fiscal_core.api import sync
+
     return sync.list_runs(ctx, sync_services, company_id, limit, cursor)
 
 
 @router.get("/companies/<company_id>/sync-status", tags=["sync"], responses=responses(403, 404))
 def get_sync_status(ctx: Ctx, company_id: CompanyId) -> SyncStatus:
     """Per family: last and max NSU, when SEFAZ may be asked again and why not, last error and success."""
+    from fiscal_core.api import sync
+
     return sync.sync_status(ctx, company_id)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import zlib
 
 import pytest
@@ -63,20 +61,3 @@ def test_hostile_xml_never_reaches_the_renderer() -> None:
 def test_a_layout_that_cannot_draw_the_xml_says_so() -> None:
     with pytest.raises(RenderFailed, match="The DACTE could not be drawn"):
         render_pdf(DocType.CTE, proc_nfe(ACME).xml)
-
-
-def test_the_renderers_are_not_imported_with_the_api() -> None:
-    probe = (
-        "import sys, functions.api.handler; "
-        "print(sorted(m for m in sys.modules if m.startswith(('brazilfiscalreport', 'fpdf'))))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
-
-
-def test_importing_the_api_compiles_no_tokenizer() -> None:
-    # pydantic inspects a field's default factory; for a builtin (``default_factory=list``) that
-    # parses its text signature with ``tokenize``, whose first use costs ~110 ms per cold start.
-    probe = "import tokenize, functions.api.handler; print(tokenize._compile.cache_info().currsize)"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "0"

@@ -10,7 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from fiscal_core.api.manifestacao import ManifestacaoServices, _sefaz_wiring, get_manifestacao_services
+from fiscal_core.api.manifestacao_services import (
+    ManifestacaoServices,
+    _sefaz_wiring,
+    get_manifestacao_services,
+)
 from fiscal_core.api.problems import DependencyUnavailable, problem_for
 from fiscal_core.api.services import Services
 from fiscal_core.sefaz.cstat import EVENT_LOT_RULES, EVENT_RULES, classify

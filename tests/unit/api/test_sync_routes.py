@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from fiscal_core.api.sync import StepFunctionsStarter, SyncServices, get_sync_services
+from fiscal_core.api.sync_services import StepFunctionsStarter, SyncServices, get_sync_services
 from fiscal_core.storage.attributes import utc_now
 from fiscal_core.storage.audit import AuditRepository
 from fiscal_core.storage.cursors import SyncCursorRepository

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from fiscal_core.container import once_per_container
+from fiscal_core.model import Model
 
 PRODUCT: Final = "fiscalmix"
 METRICS_NAMESPACE: Final = "FiscalMix"
@@ -107,7 +108,7 @@ def resource_environment(
     }
 
 
-class Settings(BaseModel):
+class Settings(Model):
     """What a function needs to know about its environment, validated once at cold start."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")

@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from fiscal_core.model import Model
 from fiscal_core.storage.records import (
     Direction,
     DocKind,
@@ -18,14 +19,14 @@ from fiscal_core.storage.records import (
 )
 
 
-class Party(BaseModel):
+class Party(Model):
     """An issuer or recipient as the document names it."""
 
     doc: str = Field(description="CNPJ or CPF, digits (and letters of an alphanumeric CNPJ) only.")
     name: str | None = None
 
 
-class DocumentOut(BaseModel):
+class DocumentOut(Model):
     """A document as one company sees it: a row of the list."""
 
     id: str = Field(description="The document's id: <company_id>.<access key>.")
@@ -50,7 +51,7 @@ class DocumentOut(BaseModel):
     has_xml: bool = Field(description="True when the full XML (and so the PDF) can be downloaded.")
 
 
-class DocumentPage(BaseModel):
+class DocumentPage(Model):
     """One page of documents, by issue date."""
 
     items: list[DocumentOut]
@@ -68,7 +69,7 @@ class TimelineKind(StrEnum):
     OTHER_EVENT = "other_event"
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(Model):
     """A step of the document's life at SEFAZ: its authorization, then its events in time order."""
 
     kind: TimelineKind
@@ -92,7 +93,7 @@ class DocumentDetail(DocumentOut):
     timeline: list[TimelineEntry]
 
 
-class DownloadLink(BaseModel):
+class DownloadLink(Model):
     """A short-lived link to download a file straight from storage."""
 
     url: str = Field(description="A presigned GET link; it works without the bearer token.")
@@ -109,7 +110,7 @@ class ImportStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class ImportedFile(BaseModel):
+class ImportedFile(Model):
     """The outcome for one file: its name (without directories), status, key and why."""
 
     file: str
@@ -119,7 +120,7 @@ class ImportedFile(BaseModel):
     reason: str | None = None
 
 
-class ImportCounts(BaseModel):
+class ImportCounts(Model):
     """How many files ended in each status."""
 
     imported: int = 0
@@ -127,7 +128,7 @@ class ImportCounts(BaseModel):
     rejected: int = 0
 
 
-class ImportReport(BaseModel):
+class ImportReport(Model):
     """What an import did with each file it received."""
 
     company_id: str

@@ -3,7 +3,8 @@
 Built once per cold start by :func:`get_document_services`; the S3 client is created on first
 use, so a list or a detail request never pays for it. XML and PDF writes go through the sync's
 :class:`~fiscal_core.sync.objects.ObjectStore`, so an imported document is stored exactly as a
-synced one. Tests hand the resolver their own instance through
+synced one; it is imported on the first write, as a cold start for reading does not need the
+sync's modules. Tests hand the resolver their own instance through
 ``app.dependency_overrides[get_document_services]``.
 """
 
@@ -24,10 +25,11 @@ from fiscal_core.settings import get_settings
 from fiscal_core.storage.documents import DocumentRepository
 from fiscal_core.storage.records import DocType
 from fiscal_core.storage.tables import bind_tables
-from fiscal_core.sync.objects import ObjectStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from fiscal_core.sync.objects import ObjectStore
 
 Renderer = Callable[[DocType, bytes], bytes]
 # An import's XML puts overlap: S3 latency, not CPU, bounds a batch (as in the sync's pages).
@@ -58,6 +60,8 @@ class DocumentServices:
     @cached_property
     def objects(self) -> ObjectStore:
         """Writes, as the sync makes them."""
+        from fiscal_core.sync.objects import ObjectStore
+
         return ObjectStore(self._s3, self._bucket, ThreadPoolExecutor(PUT_WORKERS, "document-put"))
 
     @cached_property

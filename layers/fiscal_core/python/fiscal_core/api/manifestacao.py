@@ -11,21 +11,17 @@ as the automatic Ciência does); any other answer is a 422 that quotes SEFAZ.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal, Protocol
-
-from pydantic import BaseModel, Field
+from typing import Final
 
 from fiscal_core.api.context import RequestContext
 from fiscal_core.api.documents import visible_document
 from fiscal_core.api.documents_ids import document_id
 from fiscal_core.api.documents_services import DocumentServices
-from fiscal_core.api.models.identity import Request
+from fiscal_core.api.manifestacao_services import ManifestacaoServices
+from fiscal_core.api.models.manifestacao import ManifestacaoRequest, ManifestacaoResult
 from fiscal_core.api.problems import ApiError, Conflict, DependencyUnavailable
 from fiscal_core.api.roles import company_for
-from fiscal_core.container import once_per_container
 from fiscal_core.errors import InvalidValue
 from fiscal_core.sefaz.cstat import Category
 from fiscal_core.sefaz.errors import RequestRejectedLocally, SefazError
@@ -38,12 +34,8 @@ from fiscal_core.sync.errors import CredentialProblem, RetryableSyncError
 from fiscal_core.sync.items import StoredObject
 from fiscal_core.sync.object_keys import event_object_key
 
-if TYPE_CHECKING:
-    from fiscal_core.settings import Settings
-
 # Ajuste SINIEF 07/05 (cláusula décima quinta-A): conclusive events within 180 days.
 CONCLUSIVE_DEADLINE: Final = timedelta(days=180)
-ManifestacaoType = Literal["confirmacao", "desconhecimento", "nao_realizada"]
 _KINDS: Final[dict[str, tuple[EventKind, Manifestacao]]] = {
     "confirmacao": (EventKind.CONFIRMACAO, Manifestacao.CONFIRMADA),
     "desconhecimento": (EventKind.DESCONHECIMENTO, Manifestacao.DESCONHECIDA),
@@ -52,95 +44,12 @@ _KINDS: Final[dict[str, tuple[EventKind, Manifestacao]]] = {
 _NFE_MODEL: Final = "55"
 
 
-class Manifestor(Protocol):
-    """Sends a lot of manifestações (RecepcaoEventoClient in production)."""
-
-    def manifestar(self, cnpj: str, events: Sequence[ManifestacaoEvent]) -> EventLotResult:
-        """Register up to 20 events of the recipient ``cnpj``."""
-        ...
-
-
-class ManifestacaoRequest(Request):
-    """The manifestação to send; ``justificativa`` only (and always) for nao_realizada."""
-
-    type: ManifestacaoType
-    justificativa: str | None = Field(
-        default=None, max_length=1000, description="15 to 255 characters; nao_realizada only."
-    )
-
-
-class ManifestacaoResult(BaseModel):
-    """SEFAZ's answer to a manifestação it accepted."""
-
-    document_id: str
-    type: ManifestacaoType
-    outcome: Literal["REGISTERED", "ALREADY_REGISTERED"]
-    cstat: str
-    xmotivo: str
-    protocol: str | None
-    registered_at: datetime | None
-    message: str = Field(description="What the answer means, in plain words.")
-
-
 class SefazRejected(ApiError):
     """SEFAZ refused the manifestação; the detail quotes its cStat and xMotivo."""
 
     status = 422
     slug = "sefaz-rejected"
     title = "Refused by SEFAZ"
-
-
-class ManifestacaoServices:
-    """Hands out the client that sends a company's manifestações, signed with its A1."""
-
-    def __init__(self, manifestor: Callable[[CompanyRecord], Manifestor]) -> None:
-        self._manifestor = manifestor
-
-    def manifestor(self, company: CompanyRecord) -> Manifestor:
-        """RecepcaoEvento over the company's certificate; CredentialProblem if it has none usable."""
-        return self._manifestor(company)
-
-
-@once_per_container
-def get_manifestacao_services() -> ManifestacaoServices:
-    """The process's manifestação services; the SEFAZ wiring is built on the first manifestação."""
-    from fiscal_core.settings import get_settings
-
-    settings = get_settings()
-    built: list[Callable[[CompanyRecord], Manifestor]] = []
-
-    def manifestor(company: CompanyRecord) -> Manifestor:
-        if not built:
-            built.append(_sefaz_wiring(settings))
-        return built[0](company)
-
-    return ManifestacaoServices(manifestor)
-
-
-def _sefaz_wiring(settings: Settings) -> Callable[[CompanyRecord], Manifestor]:
-    """Certificates and endpoints as the sync worker uses them (imported late: a heavy import)."""
-    import boto3
-
-    from fiscal_core.crypto.envelope import EnvelopeCipher
-    from fiscal_core.settings import ENV_SEFAZ_CA_FILE
-    from fiscal_core.storage.attributes import utc_now
-    from fiscal_core.storage.certificates import CertificateRepository
-    from fiscal_core.sync.credentials import CredentialsProvider
-    from fiscal_core.sync.runtime import sefaz_environment, tls_settings
-    from fiscal_core.sync.services import SefazServices
-
-    try:
-        environment, tls = sefaz_environment(settings), tls_settings(settings)
-    except ValueError as exc:  # the function lacks the SEFAZ settings: a deployment error
-        raise DependencyUnavailable(str(exc)) from exc
-    if tls.ca_file and not os.path.isfile(tls.ca_file):  # the layer was deployed without the bundle
-        raise DependencyUnavailable(f"the SEFAZ CA bundle {tls.ca_file} ({ENV_SEFAZ_CA_FILE}) is missing")
-    kms = boto3.client("kms", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
-    credentials = CredentialsProvider(
-        CertificateRepository(), EnvelopeCipher(kms, settings.kms_key_id), tls, clock=utc_now
-    )
-    sefaz = SefazServices(environment, utc_now)
-    return lambda company: sefaz.manifestor(company, credentials.for_company(company))
 
 
 def manifestar(

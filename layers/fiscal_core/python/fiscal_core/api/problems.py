@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fiscal_core.certificates import CertificateError
 from fiscal_core.errors import EncryptionError, FiscalMixError, InvalidValue
+from fiscal_core.model import Model
 from fiscal_core.storage.errors import RecordExists, RecordNotFound, StorageUnavailable
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
@@ -23,7 +24,7 @@ PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 TYPE_PREFIX: Final = "/problems/"
 
 
-class FieldError(BaseModel):
+class FieldError(Model):
     """One invalid input: where it was (body, query, path), which field, and what is wrong."""
 
     field: str = Field(description="The field's name; nested fields are dotted (address.city).")
@@ -31,7 +32,7 @@ class FieldError(BaseModel):
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Model):
     """An RFC 9457 problem details object: the body of every error response."""
 
     type: str = Field(description="A URI reference naming the kind of problem (see docs/api.md).")

@@ -15,11 +15,12 @@ from functools import cached_property
 from typing import Final
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fiscal_core.api.directory import CognitoDirectory, UserDirectory
 from fiscal_core.container import once_per_container
 from fiscal_core.crypto.envelope import EnvelopeCipher
+from fiscal_core.model import Model
 from fiscal_core.settings import get_settings
 from fiscal_core.storage.accounts import AccountRepository
 from fiscal_core.storage.attributes import utc_now
@@ -32,7 +33,7 @@ from fiscal_core.storage.tables import bind_tables
 ENV_USER_POOL_ID: Final = "FISCALMIX_USER_POOL_ID"
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(Model):
     """What only the API function needs from its environment (the rest is in ``Settings``)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -20,7 +20,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from fiscal_core.model import Model
 
 # API Gateway WebSocket: 128 KB a message. Bodies above this go through S3 presigned links.
 INLINE_BODY_LIMIT: Final = 64 * 1024
@@ -35,7 +37,7 @@ class CallAction(StrEnum):
     SIGN_XML = "sign_xml"
 
 
-class AgentCall(BaseModel):
+class AgentCall(Model):
     """One request for the agent that holds the company's A3 certificate."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,7 +61,7 @@ class AgentCall(BaseModel):
     signed_info_b64: str | None = None
 
 
-class ReplyError(BaseModel):
+class ReplyError(Model):
     """The agent's ``ok: false`` answer (its codes: agent/PROTOCOL.md)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -69,7 +71,7 @@ class ReplyError(BaseModel):
     retryable: bool = False
 
 
-class AgentReply(BaseModel):
+class AgentReply(Model):
     """The agent's answer to one :class:`AgentCall`, as the bridge stored it."""
 
     model_config = ConfigDict(extra="forbid")

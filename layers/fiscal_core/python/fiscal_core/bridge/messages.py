@@ -13,7 +13,9 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError
+
+from fiscal_core.model import Model
 
 Text = Annotated[str, StringConstraints(max_length=1024)]
 Short = Annotated[str, StringConstraints(max_length=200)]
@@ -22,13 +24,13 @@ Fingerprint = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 MAX_CERTIFICATES: Final = 50
 
 
-class _Message(BaseModel):
+class _Message(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: MessageId
 
 
-class TokenState(BaseModel):
+class TokenState(Model):
     """The token as ``hello`` describes it."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -43,7 +45,7 @@ class TokenState(BaseModel):
 MAX_CERTIFICATE_B64 = 24 * 1024
 
 
-class ReportedCertificate(BaseModel):
+class ReportedCertificate(Model):
     """An end-entity certificate whose key is on the token."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -92,7 +94,7 @@ class Heartbeat(_Message):
     pairing: bool = False
 
 
-class AnswerError(BaseModel):
+class AnswerError(Model):
     """An ``ok: false`` answer's error."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

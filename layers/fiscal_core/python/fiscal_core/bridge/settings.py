@@ -6,16 +6,17 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fiscal_core.container import once_per_container
+from fiscal_core.model import Model
 
 # https://{api-id}.execute-api.{region}.amazonaws.com/{stage}: where @connections is served.
 ENV_MANAGEMENT_URL: Final = "FISCALMIX_BRIDGE_MANAGEMENT_URL"
 ENV_LINK_SECONDS: Final = "FISCALMIX_BRIDGE_LINK_SECONDS"
 
 
-class BridgeSettings(BaseModel):
+class BridgeSettings(Model):
     """The management endpoint of the agents' WebSocket API, and how long S3 links live."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

@@ -1,6 +1,7 @@
 """Reading fiscal XML: parse once with the hardened parser, pick the layout, evaluate, check.
 
-Every layout's XPath expressions are compiled once at import. lxml serialises calls to one
+Each layout's XPath expressions are compiled once per process, on its first document: a cold
+start that reads no XML (most API requests) does not pay for them. lxml serialises calls to one
 compiled XPath object with a lock, so sharing them between threads is safe.
 """
 
@@ -10,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Final
 
 from lxml import etree
@@ -133,9 +135,17 @@ class _CompiledLayout:
         return status
 
 
-_COMPILED: Final[Mapping[str, _CompiledLayout]] = {
-    tag: _CompiledLayout(layout) for tag, layout in LAYOUTS.items()
-}
+def _compiled(tag: str) -> _CompiledLayout | None:
+    """The layout of a root element's tag, compiled on first use; None for no known layout."""
+    # Looked up before the cache, so that unknown tags (any text a sender chooses) are not kept.
+    return _compile(tag) if tag in LAYOUTS else None
+
+
+@cache
+def _compile(tag: str) -> _CompiledLayout:
+    return _CompiledLayout(LAYOUTS[tag])
+
+
 _NAMES: Final[Mapping[str, str]] = {layout.name: NAMESPACES[layout.family] for layout in LAYOUTS.values()}
 
 
@@ -146,7 +156,7 @@ def read_document(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Documen
     DocumentError for anything else wrong: hostile or malformed XML, a missing or invalid value.
     """
     root = parse_xml(data, max_bytes=max_bytes)
-    compiled = _COMPILED.get(root.tag)
+    compiled = _compiled(root.tag)
     if compiled is None:
         raise UnsupportedDocument(_unsupported(root))
     return compiled.read(root)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fiscal_core.exports.request import ExportOptions
+from fiscal_core.model import Model
 
 
-class ExportOut(BaseModel):
+class ExportOut(Model):
     """An export: what it selects, how far it got, and what went wrong."""
 
     id: str
@@ -31,7 +32,7 @@ class ExportOut(BaseModel):
     expires_at: datetime | None = Field(default=None, description="When the job and its ZIP are deleted.")
 
 
-class ExportPage(BaseModel):
+class ExportPage(Model):
     """One page of the account's exports, newest first."""
 
     items: list[ExportOut]

@@ -20,11 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fiscal_core.exports.archive import COPY_CHUNK
 from fiscal_core.exports.errors import ObjectMissing, s3_call
 from fiscal_core.exports.multipart import Part
+from fiscal_core.model import Model
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 CHECKPOINT_NAME: Final = "checkpoint.json"
 
 
-class PartRecord(BaseModel):
+class PartRecord(Model):
     """An uploaded part of the ZIP."""
 
     model_config = ConfigDict(frozen=True)
@@ -42,7 +43,7 @@ class PartRecord(BaseModel):
     size: int
 
 
-class Checkpoint(BaseModel):
+class Checkpoint(Model):
     """Where an export stands: saved between invocations, ``segment`` is the one to run next.
 
     A running session holds one too, with ``segment`` its own; :meth:`CheckpointStore.save`

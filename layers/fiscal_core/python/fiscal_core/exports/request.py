@@ -14,9 +14,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from fiscal_core.api.documents_filters import DocumentQuery, Order
+from fiscal_core.model import Model
 from fiscal_core.storage.records import Direction, DocStatus, DocType, Family
 
 # Printable ASCII without spaces: what the Idempotency-Key header draft allows in practice.
@@ -37,7 +38,7 @@ class FolderLayout(StrEnum):
         return self in (FolderLayout.COMPANY_TYPE_MONTH, FolderLayout.COMPANY)
 
 
-class ExportFilters(BaseModel):
+class ExportFilters(Model):
     """The documents list's filters; company_id left out means every company of the account."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -70,7 +71,7 @@ class ExportFilters(BaseModel):
         )
 
 
-class ExportOptions(BaseModel):
+class ExportOptions(Model):
     """What goes into the ZIP besides each document's XML, and where."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -80,7 +81,7 @@ class ExportOptions(BaseModel):
     layout: FolderLayout = FolderLayout.COMPANY_TYPE_MONTH
 
 
-class ExportRequest(BaseModel):
+class ExportRequest(Model):
     """``POST /exports``: filters, options and, unless sent as a header, the idempotency key."""
 
     model_config = ConfigDict(extra="forbid")

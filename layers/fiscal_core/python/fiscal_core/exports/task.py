@@ -11,10 +11,11 @@ import os
 from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fiscal_core.exports.errors import QueueUnavailable
 from fiscal_core.exports.multipart import DEFAULT_PART_SIZE, MIN_PART_SIZE
+from fiscal_core.model import Model
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -26,7 +27,7 @@ ENV_DOWNLOAD_THREADS: Final = "FISCALMIX_EXPORTS_DOWNLOAD_THREADS"
 DEFAULT_MAX_RECEIVES: Final = 3
 
 
-class ExportSettings(BaseModel):
+class ExportSettings(Model):
     """What the export functions read from their environment, besides ``fiscal_core.settings``."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -42,7 +43,7 @@ class ExportSettings(BaseModel):
         return cls.model_validate(dict(os.environ))
 
 
-class ExportTask(BaseModel):
+class ExportTask(Model):
     """One message of the export queue."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

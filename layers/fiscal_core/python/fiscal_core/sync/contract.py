@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from fiscal_core.model import Model
 from fiscal_core.storage.records import Family
 
 
@@ -44,7 +45,7 @@ class Trigger(StrEnum):
     USER = "user"
 
 
-class SyncCounters(BaseModel):
+class SyncCounters(Model):
     """The exact counters of a run, carried across pages and executions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +56,7 @@ class SyncCounters(BaseModel):
     events_saved: int = 0
 
 
-class AgentWait(BaseModel):
+class AgentWait(Model):
     """An A3 step that needs its on-prem agent (the token signs, the agent talks to SEFAZ).
 
     The step stopped at its first call without an answer; the workflow sends the ``pending``
@@ -73,7 +74,7 @@ class AgentWait(BaseModel):
     timeout_seconds: int = Field(gt=0)  # how long the workflow waits for each answer
 
 
-class SyncState(BaseModel):
+class SyncState(Model):
     """Input and output of every sync task; small enough for Step Functions' 256 KB payload."""
 
     model_config = ConfigDict(extra="forbid")

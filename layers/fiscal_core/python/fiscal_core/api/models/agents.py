@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from fiscal_core.api.models.identity import Request
+from fiscal_core.model import Model
 
 
 class PairingClaim(Request):
@@ -20,7 +21,7 @@ class PairingClaim(Request):
     )
 
 
-class AgentOut(BaseModel):
+class AgentOut(Model):
     """A paired agent: where it runs, whether it is reachable; never its credential."""
 
     agent_id: str
@@ -37,7 +38,7 @@ class AgentOut(BaseModel):
     revoked_at: datetime | None = None
 
 
-class AgentList(BaseModel):
+class AgentList(Model):
     """A company's agents, the most recently paired first."""
 
     items: list[AgentOut]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from fiscal_core.model import Model
 
 
-class AuditOut(BaseModel):
+class AuditOut(Model):
     """One entry: who did what to which entity, when and from where."""
 
     audit_id: str
@@ -25,7 +27,7 @@ class AuditOut(BaseModel):
     details: dict[str, Any]
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     """One page of the audit log, newest first."""
 
     items: list[AuditOut]

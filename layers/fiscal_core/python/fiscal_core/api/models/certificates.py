@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from fiscal_core.api.models.identity import Request
+from fiscal_core.model import Model
 
 
 class A1Upload(Request):
@@ -24,7 +25,7 @@ class A1Upload(Request):
     )
 
 
-class CertificateOut(BaseModel):
+class CertificateOut(Model):
     """A certificate's public facts; the private key and password are never part of it."""
 
     certificate_id: str
@@ -44,7 +45,7 @@ class CertificateOut(BaseModel):
     revoked_at: datetime | None = None
 
 
-class CertificateList(BaseModel):
+class CertificateList(Model):
     """A company's certificates, the one expiring last first."""
 
     items: list[CertificateOut]

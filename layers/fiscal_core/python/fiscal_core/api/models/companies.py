@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 from fiscal_core.api.models.identity import Request
 from fiscal_core.errors import InvalidValue
 from fiscal_core.identifiers import CODE_BY_UF, normalize_cnpj
+from fiscal_core.model import Model
 from fiscal_core.storage.records import Family
 
 Uf = Literal[
@@ -74,7 +75,7 @@ class CompanyUpdate(Request):
     auto_ciencia: bool | None = None
 
 
-class CertificateState(BaseModel):
+class CertificateState(Model):
     """The certificate the company's sync uses, and how long it has left."""
 
     certificate_id: str
@@ -83,7 +84,7 @@ class CertificateState(BaseModel):
     state: Literal["VALID", "EXPIRING", "EXPIRED"] = Field(description="EXPIRING within 30 days.")
 
 
-class SyncHealth(BaseModel):
+class SyncHealth(Model):
     """Where the sync of one document family stands."""
 
     family: Family
@@ -94,7 +95,7 @@ class SyncHealth(BaseModel):
     last_error: str | None
 
 
-class CompanyOut(BaseModel):
+class CompanyOut(Model):
     """A company with its certificate state and sync health."""
 
     company_id: str
@@ -113,7 +114,7 @@ class CompanyOut(BaseModel):
     sync: list[SyncHealth] = Field(description="One entry per document family synced so far.")
 
 
-class CompanyPage(BaseModel):
+class CompanyPage(Model):
     """One page of companies."""
 
     items: list[CompanyOut]

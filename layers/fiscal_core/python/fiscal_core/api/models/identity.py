@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from fiscal_core.api.roles import AccountRole
+from fiscal_core.model import Model
 from fiscal_core.storage.companies import CompanyRole
 
 AccountKind = Literal["COMPANY", "ACCOUNTING_FIRM"]
@@ -15,13 +16,13 @@ AccountKind = Literal["COMPANY", "ACCOUNTING_FIRM"]
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$"
 
 
-class Request(BaseModel):
+class Request(Model):
     """A request body: unknown fields are refused, so a typo is a 422 and not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class AccountOut(BaseModel):
+class AccountOut(Model):
     """An account (the tenant) and its settings."""
 
     account_id: str
@@ -43,7 +44,7 @@ class AccountUpdate(Request):
     )
 
 
-class UserOut(BaseModel):
+class UserOut(Model):
     """A user of the account."""
 
     user_id: str
@@ -55,7 +56,7 @@ class UserOut(BaseModel):
     last_login_at: datetime | None = None
 
 
-class UserPage(BaseModel):
+class UserPage(Model):
     """One page of users."""
 
     items: list[UserOut]
@@ -76,21 +77,21 @@ class RoleChange(Request):
     account_role: AccountRole
 
 
-class CompanyRoleOut(BaseModel):
+class CompanyRoleOut(Model):
     """The caller's role on one company."""
 
     company_id: str
     role: CompanyRole
 
 
-class MfaState(BaseModel):
+class MfaState(Model):
     """Whether the caller has TOTP MFA, and whether their account requires it."""
 
     totp_enabled: bool
     required: bool
 
 
-class Me(BaseModel):
+class Me(Model):
     """The caller: their user, account, roles and MFA state."""
 
     user: UserOut
@@ -108,7 +109,7 @@ class PermissionIn(Request):
     role: CompanyRole
 
 
-class PermissionOut(BaseModel):
+class PermissionOut(Model):
     """A user's role on one company, who granted it and when."""
 
     company_id: str
@@ -118,7 +119,7 @@ class PermissionOut(BaseModel):
     granted_at: datetime
 
 
-class PermissionList(BaseModel):
+class PermissionList(Model):
     """The roles users hold on one company."""
 
     items: list[PermissionOut]

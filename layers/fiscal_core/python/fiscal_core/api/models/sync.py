@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fiscal_core.api.models.identity import Request
+from fiscal_core.model import Model
 from fiscal_core.storage.records import Family
 
 # The families with a distribution FiscalMix reads (fiscal_core.sync.policy.SYNCED_FAMILIES).
@@ -22,14 +23,14 @@ class SyncRequest(Request):
     )
 
 
-class StartedExecution(BaseModel):
+class StartedExecution(Model):
     """One family's sync execution, started."""
 
     family: Family
     name: str = Field(description="The Step Functions execution's name (also the run's lease owner).")
 
 
-class SkippedFamily(BaseModel):
+class SkippedFamily(Model):
     """A family that was not started, and when it may be."""
 
     family: Family
@@ -37,7 +38,7 @@ class SkippedFamily(BaseModel):
     retry_at: datetime | None = Field(description="When a sync may be started again (null: when it ends).")
 
 
-class SyncStarted(BaseModel):
+class SyncStarted(Model):
     """A sync request accepted: its executions run now; their runs appear in ``/sync-runs``."""
 
     execution: str = Field(
@@ -50,7 +51,7 @@ class SyncStarted(BaseModel):
     )
 
 
-class RunCounters(BaseModel):
+class RunCounters(Model):
     """What a run fetched and stored."""
 
     pages: int
@@ -59,7 +60,7 @@ class RunCounters(BaseModel):
     events_saved: int
 
 
-class SyncRunOut(BaseModel):
+class SyncRunOut(Model):
     """One sync run of a company."""
 
     run_id: str
@@ -76,14 +77,14 @@ class SyncRunOut(BaseModel):
     error_summary: str | None = Field(description="Why it failed or stopped, in plain words.")
 
 
-class SyncRunPage(BaseModel):
+class SyncRunPage(Model):
     """One page of runs, newest first."""
 
     items: list[SyncRunOut]
     next_cursor: str | None = None
 
 
-class FamilySyncStatus(BaseModel):
+class FamilySyncStatus(Model):
     """Where one family's sync stands; all null but ``family`` before its first run."""
 
     family: Family
@@ -98,7 +99,7 @@ class FamilySyncStatus(BaseModel):
     last_success_at: datetime | None
 
 
-class SyncStatus(BaseModel):
+class SyncStatus(Model):
     """The sync of a company, family by family."""
 
     company_id: str

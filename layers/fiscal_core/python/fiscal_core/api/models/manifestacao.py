@@ -1,0 +1,35 @@
+"""Bodies of ``POST /documents/{id}/manifestacao``: the conclusive event asked for, SEFAZ's answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from fiscal_core.api.models.identity import Request
+from fiscal_core.model import Model
+
+ManifestacaoType = Literal["confirmacao", "desconhecimento", "nao_realizada"]
+
+
+class ManifestacaoRequest(Request):
+    """The manifestação to send; ``justificativa`` only (and always) for nao_realizada."""
+
+    type: ManifestacaoType
+    justificativa: str | None = Field(
+        default=None, max_length=1000, description="15 to 255 characters; nao_realizada only."
+    )
+
+
+class ManifestacaoResult(Model):
+    """SEFAZ's answer to a manifestação it accepted."""
+
+    document_id: str
+    type: ManifestacaoType
+    outcome: Literal["REGISTERED", "ALREADY_REGISTERED"]
+    cstat: str
+    xmotivo: str
+    protocol: str | None
+    registered_at: datetime | None
+    message: str = Field(description="What the answer means, in plain words.")
