@@ -1,4 +1,5 @@
-"""The hourly schedule's Lambda: start a sync execution for every company and family that is due.
+"""The schedule's Lambda (every 15 minutes): start a sync execution for every company and family
+that is due.
 
 EventBridge Scheduler invokes it; the event's content is not used. The answer counts what was
 started and what was skipped (already started this hour, already running).

@@ -1,4 +1,4 @@
-"""SyncConstruct: the DF-e sync workflow, its worker, the hourly fan-out and their alarms.
+"""SyncConstruct: the DF-e sync workflow, its worker, the scheduled fan-out and their alarms.
 
 The workflow is a Standard state machine that loops over one task function (the sync worker):
 every task takes a ``SyncState`` and returns the next one (fiscal_core.sync.contract), and one
@@ -55,7 +55,12 @@ WORKER_TIMEOUT: Final = Duration.seconds(120)
 # A lot of Ciência holds 20 events: its signatures are asked of the agent together.
 AGENT_CONCURRENCY: Final = 20
 FANOUT_TIMEOUT: Final = Duration.seconds(300)
-SCHEDULE_EXPRESSION: Final = "rate(1 hour)"
+# Every 15 minutes, not every hour: after a caught-up answer SEFAZ allows the next query an hour
+# later, plus the worker's safety margin (5 minutes), so an hourly tick always came 5 minutes
+# early and a company was synced every two hours. A quarter-hour tick syncs it 65 to 80 minutes
+# apart; the fan-out still starts at most one scheduled execution per company, family and hour.
+SCHEDULE_EXPRESSION: Final = "rate(15 minutes)"
+SCHEDULE_MAX_EVENT_AGE_SECONDS: Final = 15 * 60  # a late tick older than the next one is dropped
 FANOUT_INPUT: Final = {"source": "fiscalmix.schedule"}
 # The sync's own objects: fiscal_core.sync.object_keys.sync_object_key.
 SYNC_NOTES: Final = "*/sync/*"
@@ -113,7 +118,7 @@ def _arn_token(construct: Construct) -> str:
 
 
 class SyncConstruct(Construct):
-    """The sync worker, the state machine that drives it, the hourly schedule and the alarms.
+    """The sync worker, the state machine that drives it, the fan-out's schedule and the alarms.
 
     ``alarms`` are left without actions: whoever owns paging (an observability construct)
     subscribes them, so this construct does not decide where operators are woken up.
@@ -141,7 +146,7 @@ class SyncConstruct(Construct):
             resource_name=self.state_machine_name,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        # Both functions start executions: the fan-out the hourly runs, the worker a run's
+        # Both functions start executions: the fan-out the scheduled runs, the worker a run's
         # continuation (see _state_machine).
         environment = {**environment, ENV_SYNC_STATE_MACHINE_ARN: self.state_machine_arn}
         self.worker = FiscalFunction(
@@ -162,7 +167,7 @@ class SyncConstruct(Construct):
             "Fanout",
             name="sync_worker",
             handler="fanout.lambda_handler",
-            description="FiscalMix DF-e sync: starts the hourly run of every due company",
+            description="FiscalMix DF-e sync: starts the run of every company that is due",
             stage=stage,
             layer=layer,
             environment=environment,
@@ -171,7 +176,7 @@ class SyncConstruct(Construct):
         self.state_machine = self._state_machine(stage)
         self._grant_worker(data)
         self._grant_fanout(data)
-        self.schedule = self._hourly_schedule()
+        self.schedule = self._schedule()
         self.alarms = self._alarms()
 
     def _grant_worker(self, data: DataConstruct) -> None:
@@ -388,7 +393,7 @@ class SyncConstruct(Construct):
             )
         )
 
-    def _hourly_schedule(self) -> scheduler.CfnSchedule:
+    def _schedule(self) -> scheduler.CfnSchedule:
         function = self.fanout.function
         # The L1 schedule with a role of our own: the L2's role may also invoke every version
         # and alias of the function (ARN:*), which the schedule never needs.
@@ -399,15 +404,15 @@ class SyncConstruct(Construct):
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             ),
-            description="EventBridge Scheduler: invokes the sync fan-out every hour",
+            description="EventBridge Scheduler: invokes the sync fan-out every 15 minutes",
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
         )
         return scheduler.CfnSchedule(
             self,
-            "HourlySchedule",
-            description="Starts the hourly DF-e sync of every company that is due",
+            "SyncSchedule",
+            description="Starts the DF-e sync of every company that is due",
             schedule_expression=SCHEDULE_EXPRESSION,
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             target=scheduler.CfnSchedule.TargetProperty(
@@ -415,7 +420,7 @@ class SyncConstruct(Construct):
                 role_arn=role.role_arn,
                 input=json.dumps(FANOUT_INPUT),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=2, maximum_event_age_in_seconds=30 * 60
+                    maximum_retry_attempts=2, maximum_event_age_in_seconds=SCHEDULE_MAX_EVENT_AGE_SECONDS
                 ),
             ),
         )
@@ -457,6 +462,6 @@ class SyncConstruct(Construct):
                 "FanoutErrorsAlarm",
                 self.fanout.function.metric_errors(period=five_minutes, statistic="Sum"),
                 1,
-                "The hourly fan-out failed: due companies may not have been synced this hour.",
+                "The sync fan-out failed: companies that were due may not have been synced.",
             ),
         ]

@@ -9,6 +9,7 @@ exactly once (record and S3 object), and ``sefaz.ledger`` must stay empty (no ru
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -58,6 +59,9 @@ FAMILIES = (Family.NFE, Family.CTE)
 SERVICES = {Family.NFE: Service.NFE_DIST, Family.CTE: Service.CTE_DIST}
 # SEFAZ's hour after a caught-up answer, plus the worker's safety margin (5 min by default).
 NEXT_CYCLE = timedelta(hours=1, minutes=10)
+# The schedule's period (infra/constructs/sync.py), and its ticks within an hour in minutes.
+SCHEDULE_PERIOD = timedelta(minutes=15)
+SCHEDULE_TICKS = (15, 30, 45, 60)
 LEASE_TTL = timedelta(minutes=10)  # the worker's default lease
 
 
@@ -127,7 +131,7 @@ def aws_calls() -> Iterator[AwsCalls]:
 def system(aws_calls: AwsCalls) -> Iterator[LocalSystem]:
     options = LocalOptions(
         stage=STAGE,
-        start_schedules=False,  # the tests fire the hourly fan-out themselves
+        start_schedules=False,  # the tests fire the scheduled fan-out themselves
         environment={ENV_SYNC_PAGE_PAUSE_SECONDS: "0"},
         # Frozen at the start (the test CA's certificates are valid from about now); tests move it.
         sefaz_clock=SimClock(),
@@ -247,7 +251,7 @@ def sync(system: LocalSystem, tenant: DemoTenant, families: tuple[Family, ...] =
 
 
 def fire_schedule(system: LocalSystem) -> dict[str, int]:
-    """What EventBridge Scheduler does every hour: invoke the fan-out (then wait for its runs)."""
+    """What EventBridge Scheduler does every 15 minutes: invoke the fan-out (then wait for its runs)."""
     (record,) = (r for r in system.stack.functions.values() if r.handler_path == FANOUT_HANDLER)
     function = system.function(record.name)
     report: dict[str, int] = invoke(function.handler, dict(FANOUT_INPUT), function.name)
@@ -463,26 +467,36 @@ def test_a_day_of_hourly_and_user_runs_breaks_no_rule_and_duplicates_nothing(
     )
     rng = random.Random(2026)
     executions: list[str] = []
-    started_by_schedule = 0
 
     for _hour in range(24):
         minute = rng.randrange(60)
-        clock.advance(timedelta(minutes=minute))
-        if rng.random() < 0.6:  # a user presses "sync now" at a random moment of the hour
-            executions.append(start_run(system, tenant, rng.choice(FAMILIES)))
-            settle(system)
-        clock.advance(timedelta(minutes=60 - minute))
-        started_by_schedule += fire_schedule(system)["started"]
+        user_presses = rng.random() < 0.6  # "sync now", at a random moment of the hour
+        elapsed = 0
+        for tick in SCHEDULE_TICKS:
+            if user_presses and elapsed <= minute < tick:
+                clock.advance(timedelta(minutes=minute - elapsed))
+                elapsed = minute
+                executions.append(start_run(system, tenant, rng.choice(FAMILIES)))
+                settle(system)
+            clock.advance(timedelta(minutes=tick - elapsed))
+            elapsed = tick
+            fire_schedule(system)
 
     outcomes = [finished(system, arn) for arn in executions]
     assert all(e.status == "SUCCEEDED" for e in outcomes), outcomes
-    assert started_by_schedule >= 12, "an hourly run once the hour after each caught-up answer is over"
     assert_stored_exactly_once(system, tenant)
     assert_counters_exact(tenant, outcomes)
     assert_leases_free(system, tenant)
     runs = runs_of(tenant)
     assert {r.status for r in runs} <= {"SUCCEEDED"}, Counter(r.status for r in runs)
     assert {r.trigger for r in runs} == {"SCHEDULE", "USER"}
+    # SEFAZ allows a query an hour after a caught-up answer, the worker adds its margin, and the
+    # schedule ticks every 15 minutes: no family waits longer than that between two runs.
+    for family in FAMILIES:
+        starts = sorted(r.started_at for r in runs if r.family == family.value)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+        assert max(gaps) <= NEXT_CYCLE + SCHEDULE_PERIOD, (family, max(gaps))
+        assert min(gaps) >= timedelta(hours=1), (family, min(gaps))  # and never sooner than allowed
 
 
 def test_a_long_run_continues_in_new_executions_as_one_run(

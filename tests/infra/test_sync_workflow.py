@@ -152,10 +152,10 @@ def test_every_failure_goes_through_the_fail_task(workflow: dict[str, Any]) -> N
     assert states["Failed"]["Type"] == "Fail"
 
 
-def test_the_schedule_is_hourly_and_invokes_only_the_fanout(resources: dict[str, Any]) -> None:
+def test_the_schedule_ticks_every_quarter_hour_and_invokes_only_the_fanout(resources: dict[str, Any]) -> None:
     fanout, fanout_props = _function_role(resources, "functions.sync_worker.fanout.lambda_handler")
     _, schedule = _one(resources, "AWS::Scheduler::Schedule")
-    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    assert schedule["ScheduleExpression"] == "rate(15 minutes)"
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     target = schedule["Target"]
     assert target["Arn"] == {"Fn::GetAtt": [fanout, "Arn"]}

@@ -152,7 +152,7 @@ class Settings(Model):
     sync_state_machine_arn: str | None = Field(
         default=None,
         validation_alias=ENV_SYNC_STATE_MACHINE_ARN,
-        description="The sync workflow the hourly fan-out starts executions of.",
+        description="The sync workflow the scheduled fan-out starts executions of.",
     )
     # Step Functions Standard keeps 25,000 history events per execution; a page costs about ten.
     sync_execution_page_limit: int = Field(default=1000, ge=1, validation_alias=ENV_SYNC_EXECUTION_PAGE_LIMIT)

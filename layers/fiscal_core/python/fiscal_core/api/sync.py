@@ -1,6 +1,6 @@
 """Sync control: start a company's sync on demand, list its runs, show where each family stands.
 
-A user's sync is one Step Functions execution per family, exactly what the hourly fan-out starts
+A user's sync is one Step Functions execution per family, exactly what the scheduled fan-out starts
 but with ``trigger=USER``: the worker's START takes the cursor's lease and opens the run, so the
 run id does not exist when the API answers. The answer names the executions; ``GET
 /companies/{id}/sync-runs`` lists their runs as soon as they start. A family whose cursor says

@@ -77,7 +77,7 @@ class SyncCursorRepository:
         return to_state(self._load(account_id, company_id, family))
 
     def set_scheduled(self, account_id: str, company_id: str, family: Family, on: bool) -> None:
-        """Put the cursor in (or take it out of) the hourly scheduler's ``due`` index."""
+        """Put the cursor in (or take it out of) the scheduler's ``due`` index."""
         shard = SyncCursor.schedule_shard
         action = shard.set(schedule_shard(account_id, company_id)) if on else shard.remove()
         self._update(account_id, company_id, family, [action], None)

@@ -10,6 +10,6 @@
 - ``ciencia``, ``single_queries``: automatic Ciência, consChNFe fallback and consNSU gap filling
   inside SEFAZ's hourly 20;
 - ``credentials``/``services``: the company's A1 opened in memory and the clients presenting it;
-- ``runs``: the run record and audit; ``fan_out``: the hourly start; ``continuation``;
+- ``runs``: the run record and audit; ``fan_out``: the scheduled start; ``continuation``;
 - ``crash``: fault-injection points; ``policy``: pacing; ``runtime``: wiring from settings.
 """

@@ -165,7 +165,7 @@ class AgentRequestLog:
 
 
 def build_fan_out(settings: Settings, *, clock: Clock = utc_now) -> FanOut:
-    """The hourly fan-out of the deployment ``settings`` describe."""
+    """The scheduled fan-out of the deployment ``settings`` describe."""
     if not settings.sync_state_machine_arn:
         raise ValueError(f"the fan-out needs {ENV_SYNC_STATE_MACHINE_ARN}: the sync workflow to start")
     bind_tables(settings.table_prefix)

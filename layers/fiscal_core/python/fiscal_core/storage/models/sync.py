@@ -10,7 +10,7 @@ from fiscal_core.storage.models.base import GlobalIndex, include, placeholder_ta
 
 
 class CursorsDue(GlobalIndex["SyncCursor"]):
-    """Cursors by the time their next call is allowed: the hourly scheduler's fan-out.
+    """Cursors by the time their next call is allowed: the scheduler's fan-out.
 
     The one index whose partition is not an account: the scheduler works for every tenant.
     It is sparse (only cursors with ``schedule_shard`` set, i.e. enabled ones) and spread over
