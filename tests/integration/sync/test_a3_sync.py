@@ -8,6 +8,7 @@ The whole chain with the real agent, the bridge and Step Functions is tested in 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from fiscal_core.bridge.calls import (
     unb64,
 )
 from fiscal_core.certificates import A1Certificate, load_pfx
+from fiscal_core.sefaz.errors import SefazError
 from fiscal_core.sefaz.tls import ClientIdentity, TlsSettings
 from fiscal_core.sefaz.transport import HttpRequest, HttpsTransport, send
 from fiscal_core.storage.certificates import CertificateRecord, CertificateRepository
@@ -35,9 +37,11 @@ from fiscal_core.storage.cursors import SyncCursorRepository
 from fiscal_core.storage.records import Family
 from fiscal_core.storage.sync_runs import RunStatus, SyncRunRepository
 from fiscal_core.sync.contract import Next, SyncState, Task
+from fiscal_core.sync.notes import CursorNotes, NotesStore
+from fiscal_core.sync.objects import ObjectStore
 from local.demo import seed_demo_documents
 from local.fixtures.certificates import company_certificate
-from local.sefaz import Service
+from local.sefaz import FaultKind, Service
 from tests.integration.sync.conftest import SyncPlane
 from tests.integration.sync.test_sync_with_simulator import _check_everything_once
 
@@ -103,7 +107,11 @@ class DeskAgent:
         transport = HttpsTransport(
             ClientIdentity.from_a1(self.a1), TlsSettings(ca_pem=self.plane.sefaz.ca_pem.decode())
         )
-        response = send(transport, HttpRequest(call.method, call.url, call.headers, body))
+        try:
+            response = send(transport, HttpRequest(call.method, call.url, call.headers, body))
+        except SefazError as exc:  # as the agent answers a connection that failed
+            failed = ReplyError(code="connection_failed", message=str(exc), retryable=True)
+            return AgentReply.model_validate({**reply, "ok": False, "error": failed})
         reply |= {"ok": True, "status": response.status, "headers": dict(response.headers)}
         if len(response.body) > INLINE_REPLY_LIMIT:
             self._put(reply_body_key(call.account_id, call.company_id, call.request_id), response.body)
@@ -211,3 +219,53 @@ def test_a_retryable_agent_failure_is_asked_again(plane: SyncPlane, agent: DeskA
     assert end.next is Next.FINISH, end.message
     first, second = agent.rounds[0][0], agent.rounds[1][0]
     assert first.digest == second.digest and first.request_id != second.request_id
+
+
+def test_gap_filling_through_the_agent_pays_and_counts_each_query_once(
+    plane: SyncPlane, agent: DeskAgent
+) -> None:
+    seeded = seed_demo_documents(plane.sefaz, plane.tenant, documents=30, nfse_documents=0, issued=0)
+    # The first answer is lost on the way and SEFAZ moved on: its NSUs become gaps, and the
+    # client's resend earns the one 656 nobody could avoid.
+    plane.sefaz.faults.inject(Service.NFE_DIST, FaultKind.RESET, processed=True)
+    blocked = _drive(plane, agent, plane.start(Family.NFE))
+    assert blocked.next is Next.FINISH
+    assert [v.cstat for v in plane.sefaz.ledger] == ["656"]
+    plane.sefaz.ledger.clear()
+    ids = (plane.tenant.account_id, plane.tenant.company_id)
+
+    gaps_left = []
+    for _ in range(5):
+        plane.sefaz.clock.advance(timedelta(hours=1, minutes=10))
+        end = _drive(plane, agent, plane.start(Family.NFE))
+        assert end.next is Next.FINISH, end.message
+        # Each consNSU took one unit of the hourly budget, although the step was run again
+        # after each of them (its agent answers one call at a time) and replayed it.
+        hour_ago = plane.sefaz.clock.now() - timedelta(hours=1)
+        usage = plane.sefaz.engine.usage(Service.NFE_DIST, plane.tenant.cnpj)
+        sent = [t for t in usage.single_queries if t > hour_ago]
+        cursor = SyncCursorRepository().get(*ids, Family.NFE)
+        taken = [t for t in (*cursor.cons_nsu_calls, *cursor.cons_chnfe_calls) if t > hour_ago]
+        assert len(taken) == len(sent) > 0
+        gaps_left.append(len(_notes(plane).gaps))
+        if gaps_left[-1] == 0:
+            break
+        assert len(sent) == 20, "the hour's budget went to calls SEFAZ received, none to replays"
+    assert gaps_left[-1] == 0 and len(gaps_left) > 1, gaps_left
+
+    for family in (Family.CTE, Family.NFSE):
+        assert _drive(plane, agent, plane.start(family)).next is Next.FINISH
+    plane.sefaz.clock.advance(timedelta(hours=27))  # the full XMLs the Ciência released
+    for family in (Family.NFE, Family.CTE, Family.NFSE):
+        assert _drive(plane, agent, plane.start(family)).next is Next.FINISH
+    plane.aws.client("s3").delete_object(Bucket=plane.aws.names.documents_bucket, Key=agent.der_key)
+    # Each document once, and the runs' counters add up to what SEFAZ served: the replays of
+    # each gap's step counted nothing twice. (The first run ended waiting out the 656.)
+    _check_everything_once(plane, seeded, frozenset({RunStatus.SUCCEEDED, RunStatus.WAITING}))
+
+
+def _notes(plane: SyncPlane) -> CursorNotes:
+    s3, bucket = plane.aws.client("s3"), plane.aws.names.documents_bucket
+    with ThreadPoolExecutor(1) as pool:
+        store = NotesStore(ObjectStore(s3, bucket, pool))
+        return store.load(plane.tenant.account_id, plane.tenant.company_id, Family.NFE)

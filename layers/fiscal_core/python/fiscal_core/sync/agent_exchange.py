@@ -118,14 +118,18 @@ class AgentCallBook:
         """The step's pinned time, for everything it signs."""
         return self.started_at
 
-    def wait_state(self, state: SyncState) -> SyncState:
-        """The state that asks the workflow to send the pending calls and run the step again."""
+    def wait_state(self, state: SyncState, *, queries: Mapping[str, bool] | None = None) -> SyncState:
+        """The state that asks the workflow to send the pending calls and run the step again.
+
+        ``queries``: the step's single queries so far (``AgentWait.queries``).
+        """
         self._remove(self._stale())
         wait = AgentWait(
             started_at=self.started_at,
             calls=list(self.made),
             pending=list(self.pending),
             timeout_seconds=self.timeout_seconds,
+            queries=dict(queries or {}),
         )
         return state.model_copy(
             update={"task": Task.STEP, "next": Next.AGENT, "wait_seconds": 0, "agent": wait}

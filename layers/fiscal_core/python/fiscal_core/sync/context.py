@@ -7,7 +7,7 @@ and until when, the lease is given back, the run is closed, and the workflow is 
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fiscal_core.storage.companies import CompanyRecord
@@ -20,6 +20,7 @@ from fiscal_core.sync.deps import SyncDeps
 from fiscal_core.sync.errors import CredentialProblem
 from fiscal_core.sync.items import Company
 from fiscal_core.sync.notes import CursorNotes
+from fiscal_core.sync.single_queries import QueryLedger
 from fiscal_core.sync.wording import SOURCES, company_name
 
 
@@ -34,6 +35,12 @@ class StepContext:
     cursor: CursorState
     notes: CursorNotes
     book: AgentCallBook | None = None  # an A3 step's calls to its agent, once it made one
+    # The step's single queries, those its earlier runs made included (an A3 step's replays).
+    queries: QueryLedger = field(default_factory=QueryLedger)
+
+    def __post_init__(self) -> None:
+        if self.state.agent is not None:
+            self.queries = QueryLedger(earlier=dict(self.state.agent.queries))
 
     def agent_book(self, target: AgentTarget) -> AgentCallBook:
         """The step's book of agent calls (replaying what ``state.agent`` recorded)."""

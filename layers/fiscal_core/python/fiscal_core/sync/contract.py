@@ -72,6 +72,10 @@ class AgentWait(Model):
     calls: list[str] = Field(default=[])  # request ids, in the order the step made them
     pending: list[str] = Field(default=[])  # the ones to send now (a suffix of ``calls``)
     timeout_seconds: int = Field(gt=0)  # how long the workflow waits for each answer
+    # Single queries (consNSU, consChNFe) the step already made, each with whether its answer was
+    # counted: a replay makes them again from the stored answers, without taking them from SEFAZ's
+    # hourly budget or counting them twice (fiscal_core.sync.single_queries.QueryLedger).
+    queries: dict[str, bool] = Field(default={})
 
 
 class SyncState(Model):

@@ -3,7 +3,7 @@
 1. fill gaps of the stream (consNSU), 2. send Ciência da Operação for new summaries when the
 company opted in, 3. fetch by access key the full XML that is overdue (consChNFe). distNSU itself
 is not called: the cursor's next call is an hour away. The run then ends; its counters include
-what these calls stored.
+what these calls stored, each answer counted as soon as it is stored.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fiscal_core.sync.contract import SyncState
 from fiscal_core.sync.decisions import decide
 from fiscal_core.sync.errors import CredentialProblem, RetryableSyncError
 from fiscal_core.sync.page_store import PageCounts
-from fiscal_core.sync.single_queries import SingleQueryReport
+from fiscal_core.sync.single_queries import SingleQueryReport, StepBudget
 
 
 def after_caught_up(ctx: StepContext) -> SyncState:
@@ -30,15 +30,15 @@ def after_caught_up(ctx: StepContext) -> SyncState:
     except CredentialProblem as exc:
         return ctx.end(RunStatus.SUCCEEDED, summary, problems=str(exc))
     queries = deps.services.single_queries(ctx.company, credentials)
+    # Counted answer by answer: an A3 step that stops for its agent keeps what it already stored.
+    budget = StepBudget(ctx.queries, ctx.keep_lease, tally=lambda stored: _count(ctx, stored))
     problems: list[str] = []
-    counts, events_saved = PageCounts(), 0
     try:
         if ctx.notes.gaps:
-            gaps = deps.single.fill_gaps(ctx.ref, state.family, queries, ctx.notes, ctx.keep_lease)
+            gaps = deps.single.fill_gaps(ctx.ref, state.family, queries, ctx.notes, budget)
             ctx.save_notes()
-            counts += gaps.counts
             if gaps.blocked is not None:
-                return _blocked(ctx, gaps, counts)
+                return _blocked(ctx, gaps)
         if ctx.company.auto_ciencia:
             manifestor = deps.services.manifestor(ctx.company, credentials)
             # Counted lot by lot: an A3 step that stops for its agent keeps the lots already done.
@@ -47,17 +47,15 @@ def after_caught_up(ctx: StepContext) -> SyncState:
                 keep_lease=ctx.keep_lease, tally=lambda saved: _count(ctx, PageCounts(events_saved=saved)),
             )  # fmt: skip
             problems += refused
-        overdue = deps.single.fetch_full_xml(ctx.ref, state.family, queries, ctx.notes, ctx.keep_lease)
-        counts += overdue.counts
+        overdue = deps.single.fetch_full_xml(ctx.ref, state.family, queries, ctx.notes, budget)
         if overdue.blocked is not None:
-            return _blocked(ctx, overdue, counts + PageCounts(events_saved=events_saved))
+            return _blocked(ctx, overdue)
     except CredentialProblem as exc:  # an A3 agent that cannot use its token
         problems.append(str(exc))
     except SefazError as exc:
         if exc.retryable:
             raise RetryableSyncError(f"{ctx.source} could not be reached for {ctx.who}: {exc}") from exc
         problems.append(f"{ctx.source} answered in a way FiscalMix cannot use: {exc}.")
-    _count(ctx, counts + PageCounts(events_saved=events_saved))
     return ctx.end(RunStatus.SUCCEEDED, summary, problems=" ".join(problems) or None)
 
 
@@ -67,10 +65,9 @@ def _count(ctx: StepContext, counts: PageCounts) -> None:
         ctx.state = ctx.deps.runs.count(ctx.state, counts, first_nsu=nsu, last_nsu=nsu)
 
 
-def _blocked(ctx: StepContext, report: SingleQueryReport, counts: PageCounts) -> SyncState:
+def _blocked(ctx: StepContext, report: SingleQueryReport) -> SyncState:
     """A single query earned a 656: the CNPJ is blocked, so the cursor waits for the block too."""
     assert report.blocked is not None
-    _count(ctx, counts)
     decision = decide(report.blocked, ctx.deps.policy, ctx.deps.clock(), source=ctx.source, company=ctx.who)
     waits = [t for t in (decision.next_allowed_at, ctx.cursor.next_allowed_at) if t is not None]
     return ctx.end(RunStatus.WAITING, decision.message, next_allowed_at=max(waits), reason=decision.reason)

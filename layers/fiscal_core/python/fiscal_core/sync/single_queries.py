@@ -7,7 +7,12 @@
 SEFAZ allows 20 of these an hour per CNPJ, counting consNSU and consChNFe together, and blocks
 the CNPJ for an hour past that (656). Each call is first taken from the cursor's sliding-window
 budget (:class:`~fiscal_core.storage.budget.ConsultationBudget`), and only if both kinds together
-stay under the limit; when the budget is spent the rest waits for a later run.
+stay under the limit; when the budget is spent the rest waits for a later run. An A3 step that
+stops for its agent runs again from the start, replaying its calls: :class:`QueryLedger` keeps it
+from taking a replayed call from the budget a second time.
+
+What an answer stores is counted on the run as soon as it is stored (``tally``), once: a step
+that stops for its agent later keeps the count, and its replay does not count the answer again.
 """
 
 from __future__ import annotations
@@ -48,12 +53,60 @@ class SingleQueries(Protocol):
 
 
 @dataclass
+class QueryLedger:
+    """The single queries of one step, across the runs of an A3 step: paid for, and counted.
+
+    An A3 step that stops for its agent runs again from the start and makes its calls again,
+    answered from the stored replies. ``earlier`` (from ``AgentWait.queries``) says which calls the
+    step's previous runs made, each mapped to whether what its answer stored was counted on the
+    run: such a call is not taken from the budget again (the agent made it once), and its answer
+    is counted once. A call a replay no longer makes leaves its entry unused, never a credit for
+    another call.
+    """
+
+    earlier: dict[str, bool] = field(default_factory=dict)
+    made: dict[str, bool] = field(default_factory=dict)  # this run's, replayed ones included
+
+    def already_paid(self, kind: Consultation, subject: str) -> bool:
+        """True (and carried over) when an earlier run of the step paid for this very call."""
+        key = _ledger_key(kind, subject)
+        if key not in self.earlier:
+            return False
+        self.made[key] = self.earlier.pop(key)
+        return True
+
+    def paid(self, kind: Consultation, subject: str) -> None:
+        """Note a call this run took from the budget."""
+        self.made[_ledger_key(kind, subject)] = False
+
+    def first_count(self, kind: Consultation, subject: str) -> bool:
+        """True the first time the answer to this call is counted on the run, False after."""
+        key = _ledger_key(kind, subject)
+        if self.made.get(key):
+            return False
+        self.made[key] = True
+        return True
+
+
+def _ledger_key(kind: Consultation, subject: str) -> str:
+    return f"{kind.value}:{subject}"
+
+
+@dataclass
 class SingleQueryReport:
     """What the single queries of a run did; ``blocked`` is the 656 answer that stopped them."""
 
-    counts: PageCounts = field(default_factory=PageCounts)
     calls: int = 0
     blocked: Answer | None = None
+
+
+@dataclass
+class StepBudget:
+    """What the single queries need of the step running them."""
+
+    ledger: QueryLedger
+    keep_lease: Callable[[], None]
+    tally: Callable[[PageCounts], None]  # counts what one answer stored on the run, at once
 
 
 class Allowance:
@@ -66,8 +119,12 @@ class Allowance:
         self._budget = budget
         self._clock = clock
 
-    def take(self, company: Company, family: Family, kind: Consultation) -> bool:
-        """True when a call of ``kind`` may be made now (and it is counted)."""
+    def take(
+        self, company: Company, family: Family, kind: Consultation, subject: str, ledger: QueryLedger
+    ) -> bool:
+        """True when the call of ``kind`` about ``subject`` may be made now (and it is counted)."""
+        if ledger.already_paid(kind, subject):
+            return True
         state = self._cursors.get(company.account_id, company.company_id, family)
         since = self._clock() - WINDOW
         recent = [t for t in (*state.cons_nsu_calls, *state.cons_chnfe_calls) if t > since]
@@ -77,6 +134,7 @@ class Allowance:
             self._budget.spend(company.account_id, company.company_id, family, kind)
         except BudgetExhausted:
             return False
+        ledger.paid(kind, subject)
         return True
 
 
@@ -99,39 +157,44 @@ class SingleQueryWork:
 
     def fill_gaps(
         self, company: Company, family: Family, queries: SingleQueries, notes: CursorNotes,
-        keep_lease: Callable[[], None],
+        step: StepBudget,
     ) -> SingleQueryReport:  # fmt: skip
         """Fetch the NSUs of ``notes.gaps`` one by one, oldest first, while the budget lasts."""
         report = SingleQueryReport()
         for nsu in list(notes.gaps):
-            keep_lease()
-            if not self._allowance.take(company, family, Consultation.CONS_NSU):
+            step.keep_lease()
+            if not self._allowance.take(company, family, Consultation.CONS_NSU, nsu, step.ledger):
                 break
             answer = queries.at(company.cnpj, nsu)
             report.calls += 1
             if self._stop(answer, report):
                 break
             if answer.outcome.category is Category.SUCCESS:
-                report.counts += self._store.store(company, family, answer.documents, answer.nsu_range, notes)
+                stored = self._store.store(company, family, answer.documents, answer.nsu_range, notes)
+                if step.ledger.first_count(Consultation.CONS_NSU, nsu):
+                    step.tally(stored)
             notes.gaps.remove(nsu)  # found or not there (137): either way nothing more to ask
         return report
 
     def fetch_full_xml(
         self, company: Company, family: Family, queries: SingleQueries, notes: CursorNotes,
-        keep_lease: Callable[[], None],
+        step: StepBudget,
     ) -> SingleQueryReport:  # fmt: skip
         """consChNFe for summaries whose full XML is overdue, while the budget lasts."""
         report = SingleQueryReport()
         for document in self._overdue(company):
-            keep_lease()
-            if not self._allowance.take(company, family, Consultation.CONS_CHNFE):
+            step.keep_lease()
+            key = document.access_key or ""
+            if not self._allowance.take(company, family, Consultation.CONS_CHNFE, key, step.ledger):
                 break
-            answer = queries.by_key(company.cnpj, document.access_key or "")
+            answer = queries.by_key(company.cnpj, key)
             report.calls += 1
             if self._stop(answer, report):
                 break
             if answer.outcome.category is Category.SUCCESS:
-                report.counts += self._store.store(company, family, answer.documents, None, notes)
+                stored = self._store.store(company, family, answer.documents, None, notes)
+                if step.ledger.first_count(Consultation.CONS_CHNFE, key):
+                    step.tally(stored)
             else:
                 logger.info(
                     "consChNFe of %s: %s %s",

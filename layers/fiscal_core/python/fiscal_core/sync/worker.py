@@ -124,7 +124,7 @@ class SyncWorker:
                 # An A3 step stopped at a call its agent must make: the workflow sends it and waits.
                 # The state keeps what the step counted of work it will not redo (Ciência lots).
                 assert context.book is not None
-                return context.book.wait_state(context.state)
+                return context.book.wait_state(context.state, queries=context.queries.made)
             if context.book is not None:
                 context.book.discard()
             return done.model_copy(update={"agent": None})
