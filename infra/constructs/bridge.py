@@ -25,9 +25,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from fiscal_core.bridge.settings import ENV_MANAGEMENT_URL
-from fiscal_core.storage.tables import table_specs
 from infra.constructs.data import DataConstruct
 from infra.constructs.function import FiscalFunction
+from infra.constructs.grants import TableGrant, acknowledge_objects, grant_tables
 from infra.stage import Stage
 
 STAGE_NAME: Final = "agents"
@@ -55,7 +55,7 @@ _GET, _PUT, _UPDATE, _DELETE = (
 _QUERY, _BATCH_GET = "dynamodb:Query", "dynamodb:BatchGetItem"
 # (table, index or None, actions): the routes bind connections, record hellos and answers,
 # record A3 certificates and point their company at the one in use.
-ROUTE_TABLE_GRANTS: Final[tuple[tuple[str, str | None, tuple[str, ...]], ...]] = (
+ROUTE_TABLE_GRANTS: Final[tuple[TableGrant, ...]] = (
     ("Agents", None, (_GET, _UPDATE)),
     ("Agents", "by_credential", (_QUERY,)),
     ("AgentConnections", None, (_GET, _PUT, _UPDATE, _DELETE, _QUERY)),
@@ -67,14 +67,14 @@ ROUTE_TABLE_GRANTS: Final[tuple[tuple[str, str | None, tuple[str, ...]], ...]] =
     ("Certificates", "by_company", (_QUERY,)),
     ("Companies", None, (_GET, _BATCH_GET, _UPDATE)),
 )
-DISPATCH_TABLE_GRANTS: Final[tuple[tuple[str, str | None, tuple[str, ...]], ...]] = (
+DISPATCH_TABLE_GRANTS: Final[tuple[TableGrant, ...]] = (
     ("Agents", None, (_GET,)),
     ("AgentConnections", None, (_QUERY, _DELETE)),
     ("AgentConnections", "by_connection_id", (_QUERY,)),
     ("AgentRequests", None, (_GET, _UPDATE)),
 )
 # The API pairs (claims a code, creates the agent), lists and revokes agents.
-API_TABLE_GRANTS: Final[tuple[tuple[str, str | None, tuple[str, ...]], ...]] = (
+API_TABLE_GRANTS: Final[tuple[TableGrant, ...]] = (
     ("Agents", None, (_GET, _PUT, _UPDATE, _QUERY)),
     ("AgentConnections", None, (_GET, _DELETE, _QUERY)),
     ("AgentConnections", "by_connection_id", (_QUERY,)),
@@ -169,7 +169,7 @@ class BridgeConstruct(Construct):
     def connect_api(self, api: FiscalFunction) -> None:
         """Let the API function pair agents (post ``paired``), list them and cut revoked ones off."""
         api.function.add_environment(ENV_MANAGEMENT_URL, self.management_url)
-        self._grant_tables(api.role, API_TABLE_GRANTS)
+        grant_tables(api.role, self._data, API_TABLE_GRANTS)
         self.stage.grant_management_api_access(api.role)
         self._acknowledge_connections(api.role)
 
@@ -186,11 +186,11 @@ class BridgeConstruct(Construct):
     def _grant(
         self,
         function: FiscalFunction,
-        tables: Sequence[tuple[str, str | None, tuple[str, ...]]],
+        tables: Sequence[TableGrant],
         object_actions: Sequence[str],
     ) -> None:
         role, documents = function.role, self._data.documents_bucket
-        self._grant_tables(role, tables)
+        grant_tables(role, self._data, tables)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(object_actions), resources=[documents.arn_for_objects(AGENT_OBJECTS)]
@@ -200,28 +200,13 @@ class BridgeConstruct(Construct):
         self._data.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         self.stage.grant_management_api_access(role)
         self._acknowledge_connections(role)
-        bucket_resource = documents.node.default_child
-        assert bucket_resource is not None
-        token = f"{Stack.of(self).get_logical_id(bucket_resource)}.Arn"  # type: ignore[arg-type]
-        Validations.of(role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{token}>/{AGENT_OBJECTS}]",
-                reason="Agent calls and replies are keyed {account}/{company}/agent/{request}/, known only "
-                "at run time; the grant is limited to that folder of every tenant and to two actions.",
-            )
+        acknowledge_objects(
+            role,
+            documents,
+            AGENT_OBJECTS,
+            "Agent calls and replies are keyed {account}/{company}/agent/{request}/, known only "
+            "at run time; the grant is limited to that folder of every tenant and to two actions.",
         )
-
-    def _grant_tables(
-        self, role: iam.IRole, grants: Sequence[tuple[str, str | None, tuple[str, ...]]]
-    ) -> None:
-        """Statements naming each table or index, never ``index/*``."""
-        known = {spec.logical_name: {i.name for i in spec.indexes} for spec in table_specs()}
-        for table_name, index, actions in grants:
-            if index is not None and index not in known[table_name]:
-                raise ValueError(f"{table_name} has no index {index}")
-            arn = self._data.tables[table_name].table_arn
-            resource = arn if index is None else f"{arn}/index/{index}"
-            role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[resource]))
 
     def _acknowledge_connections(self, role: iam.IRole) -> None:
         stack = Stack.of(self)

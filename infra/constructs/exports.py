@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -26,6 +26,7 @@ from fiscal_core.exports.task import DEFAULT_MAX_RECEIVES, ENV_MAX_RECEIVES, ENV
 from fiscal_core.storage.tables import table_specs
 from infra.constructs.data import DataConstruct
 from infra.constructs.function import FiscalFunction
+from infra.constructs.grants import acknowledge_objects
 from infra.stage import Stage
 
 WORKER_TIMEOUT: Final = Duration.minutes(15)  # Lambda's maximum; longer exports continue anew
@@ -152,17 +153,13 @@ class ExportsConstruct(Construct):
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
 
     def _acknowledge_objects(self, role: iam.IRole, buckets: Sequence[s3.IBucket], what: str) -> None:
-        stack = Stack.of(self)
         for bucket in buckets:
-            bucket_resource = bucket.node.default_child
-            assert bucket_resource is not None
-            token = f"{stack.get_logical_id(bucket_resource)}.Arn"  # type: ignore[arg-type]
-            Validations.of(role).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{token}>/*]",
-                    reason=f"{what}: object keys begin with the account id, known only at run time; "
-                    "the actions are named one by one, on that bucket's objects alone.",
-                )
+            acknowledge_objects(
+                role,
+                bucket,
+                "*",
+                f"{what}: object keys begin with the account id, known only at run time; "
+                "the actions are named one by one, on that bucket's objects alone.",
             )
 
     def _alarms(self) -> list[cloudwatch.Alarm]:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnElement, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +28,7 @@ from fiscal_core.sync.contract import Next, Task
 from fiscal_core.sync.errors import RetryableSyncError
 from infra.constructs.data import DataConstruct
 from infra.constructs.function import FiscalFunction
+from infra.constructs.grants import TableGrant, acknowledge_objects, arn_token, grant_tables
 from infra.constructs.sefaz import sefaz_environment
 from infra.stage import Stage
 
@@ -70,7 +71,7 @@ AGENT_OBJECTS: Final = "*/agent/*"
 # BatchGetItem and written with BatchWriteItem, the rest goes through the repositories.
 _GET, _PUT, _UPDATE, _QUERY = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"
 _BATCH = ("dynamodb:BatchGetItem", "dynamodb:BatchWriteItem")
-WORKER_TABLE_GRANTS: Final[tuple[tuple[str, str | None, tuple[str, ...]], ...]] = (
+WORKER_TABLE_GRANTS: Final[tuple[TableGrant, ...]] = (
     ("Documents", None, (_GET, _PUT, *_BATCH)),
     # Summaries waiting for Ciência or for their full XML.
     ("Documents", Document.pending_summaries.Meta.index_name, (_QUERY,)),
@@ -107,14 +108,6 @@ def _add_retry(task: sfn.TaskStateBase, errors: Sequence[str]) -> None:
         max_delay=RETRY_MAX_DELAY,
         jitter_strategy=sfn.JitterType.FULL,
     )
-
-
-def _arn_token(construct: Construct) -> str:
-    """How cdk-nag names a resource's ARN in its findings: ``<LogicalId.Arn>``."""
-    resource = construct.node.default_child
-    if not isinstance(resource, CfnElement):
-        raise TypeError(f"{construct.node.path} has no CloudFormation resource of its own")
-    return f"{Stack.of(construct).get_logical_id(resource)}.Arn"
 
 
 class SyncConstruct(Construct):
@@ -181,11 +174,7 @@ class SyncConstruct(Construct):
 
     def _grant_worker(self, data: DataConstruct) -> None:
         role, bucket = self.worker.role, data.documents_bucket
-        for name, index, actions in WORKER_TABLE_GRANTS:
-            # Statements of our own, not Table.grant: that one adds every index (index/*) too.
-            arn = data.tables[name].table_arn
-            resource = arn if index is None else f"{arn}/index/{index}"
-            role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[resource]))
+        grant_tables(role, data, WORKER_TABLE_GRANTS)
         # XML bodies go under keys known only at run time ({account}/{company}/...); the sync's
         # own notes and page journal, under {account}/{company}/sync/, are read and removed too.
         role.add_to_principal_policy(
@@ -205,7 +194,6 @@ class SyncConstruct(Construct):
         # company's certificate envelope; the worker never encrypts with the key itself.
         data.key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
         role.add_to_principal_policy(self._start_execution())
-        bucket_arn = _arn_token(bucket)
         for objects, reason in (
             ("*", "Document keys embed the account, company, type and date of each XML, known only at "
              "run time; the grant is PutObject alone, in the documents bucket alone."),
@@ -214,9 +202,7 @@ class SyncConstruct(Construct):
             (AGENT_OBJECTS, "An A3 step's agent calls and answers live under {account}/{company}/agent/, "
              "known only at run time; the step reads the answers and removes them once used."),
         ):  # fmt: skip
-            Validations.of(role).acknowledge(
-                Acknowledgment(id=f"AwsSolutions-IAM5[Resource::<{bucket_arn}>/{objects}]", reason=reason)
-            )
+            acknowledge_objects(role, bucket, objects, reason)
 
     def _grant_fanout(self, data: DataConstruct) -> None:
         # The fan-out reads the ``due`` index of the cursors and starts executions, nothing more.
@@ -380,14 +366,14 @@ class SyncConstruct(Construct):
         )
         Validations.of(state_machine.role).acknowledge(
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{_arn_token(self.worker.function)}>:*]",
+                id=f"AwsSolutions-IAM5[Resource::<{arn_token(self.worker.function)}>:*]",
                 reason="CDK grants invoking every version and alias of the sync worker (ARN:*); "
                 "the grant still names that one function and no other.",
             )
         )
         Validations.of(state_machine.role).acknowledge(
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{_arn_token(self._agent_dispatch)}>:*]",
+                id=f"AwsSolutions-IAM5[Resource::<{arn_token(self._agent_dispatch)}>:*]",
                 reason="CDK grants invoking every version and alias of the bridge's dispatch task "
                 "(ARN:*); the grant still names that one function and no other.",
             )
