@@ -6,12 +6,19 @@ the handler in a fresh interpreter, as a new Lambda container does.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
+import fiscal_core
+import functions
+from fiscal_core.model import Model
 
 # Modules a route loads when it first runs; importing the handler must not.
 LOADED_BY_THEIR_ROUTES = (
@@ -85,3 +92,20 @@ def test_no_tokenizer_pattern_is_compiled(cold_start: dict[str, Any]) -> None:
     # pydantic inspects a field's default factory; for a builtin (``default_factory=list``) that
     # parses its text signature with ``tokenize``, whose first use costs ~110 ms per cold start.
     assert cold_start["tokenizer_patterns"] == 0
+
+
+def test_every_model_of_fiscal_core_and_the_functions_is_built_on_first_use() -> None:
+    # The same holds for the workers' cold starts: no model of ours derives BaseModel directly.
+    for package in (fiscal_core, functions):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    ours = [m for m in _subclasses(BaseModel) if m.__module__.startswith(("fiscal_core.", "functions."))]
+    assert len(ours) > 60
+    assert [f"{m.__module__}.{m.__qualname__}" for m in ours if not issubclass(m, Model)] == []
+
+
+def _subclasses(cls: type[BaseModel]) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
