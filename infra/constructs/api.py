@@ -9,13 +9,10 @@ environment names the SEFAZ (and the CA bundle) the manifestação route sends e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-import jsii
 from aws_cdk import Acknowledgment, Aws, Stack, Token, Validations
-from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -27,6 +24,7 @@ from constructs import Construct
 from fiscal_core.api.services import ENV_USER_POOL_ID
 from fiscal_core.settings import ENV_DOCUMENTS_BUCKET, ENV_KMS_KEY_ID, ENV_TABLE_PREFIX
 from fiscal_core.storage.tables import physical_table_name, table_specs
+from infra.constructs.access_logs import AccessLogSettings
 from infra.constructs.function import FiscalFunction
 from infra.constructs.identity import ACCESS_TOKEN_SCOPE, IdentityConstruct
 from infra.constructs.sefaz import sefaz_environment
@@ -58,32 +56,16 @@ COGNITO_ACTIONS: Final = ("cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUs
 PUBLIC_PATHS: Final = ("/health", "/openapi.json", "/docs")
 
 # One JSON line per request, with the ids that tie it to the function's log and trace.
-_ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "ip": "$context.identity.sourceIp",
-        "requestTime": "$context.requestTime",
-        "routeKey": "$context.routeKey",
-        "status": "$context.status",
-        "responseLength": "$context.responseLength",
-        "integrationLatency": "$context.integrationLatency",
-        "integrationError": "$context.integrationErrorMessage",
-    }
-)
-
-
-@jsii.implements(apigwv2.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigwv2.LogGroupLogDestination(log_group)
-
-    @property
-    def destination(self) -> apigwv2.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigateway.AccessLogFormat:
-        return apigateway.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
+ACCESS_LOG_FIELDS: Final = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+}
 
 
 class ApiConstruct(Construct):
@@ -134,7 +116,7 @@ class ApiConstruct(Construct):
             http_api=self.http_api,
             stage_name="$default",
             auto_deploy=True,
-            access_log_settings=_AccessLogSettings(access_logs),
+            access_log_settings=AccessLogSettings(access_logs, ACCESS_LOG_FIELDS),
             throttle=apigwv2.ThrottleSettings(rate_limit=100, burst_limit=200),
         )
         integration = integrations.HttpLambdaIntegration("Handler", self.handler.function)

@@ -10,13 +10,10 @@ name, the agents' folder of the documents bucket, and ``ManageConnections`` on t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-import jsii
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
-from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
@@ -25,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from fiscal_core.bridge.settings import ENV_MANAGEMENT_URL
+from infra.constructs.access_logs import AccessLogSettings
 from infra.constructs.data import DataConstruct
 from infra.constructs.function import FiscalFunction
 from infra.constructs.grants import TableGrant, acknowledge_objects, grant_tables
@@ -81,32 +79,16 @@ API_TABLE_GRANTS: Final[tuple[TableGrant, ...]] = (
     ("PairingCodes", None, (_GET, _UPDATE)),
 )
 
-_ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "ip": "$context.identity.sourceIp",
-        "requestTime": "$context.requestTime",
-        "eventType": "$context.eventType",
-        "routeKey": "$context.routeKey",
-        "connectionId": "$context.connectionId",
-        "status": "$context.status",
-        "integrationError": "$context.integrationErrorMessage",
-    }
-)
-
-
-@jsii.implements(apigwv2.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigwv2.LogGroupLogDestination(log_group)
-
-    @property
-    def destination(self) -> apigwv2.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigateway.AccessLogFormat:
-        return apigateway.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
+ACCESS_LOG_FIELDS: Final = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "eventType": "$context.eventType",
+    "routeKey": "$context.routeKey",
+    "connectionId": "$context.connectionId",
+    "status": "$context.status",
+    "integrationError": "$context.integrationErrorMessage",
+}
 
 
 class BridgeConstruct(Construct):
@@ -146,7 +128,7 @@ class BridgeConstruct(Construct):
         )
         self.stage = apigwv2.WebSocketStage(
             self, "Stage", web_socket_api=self.web_socket_api, stage_name=STAGE_NAME, auto_deploy=True,
-            access_log_settings=_AccessLogSettings(access_logs), throttle=THROTTLE,
+            access_log_settings=AccessLogSettings(access_logs, ACCESS_LOG_FIELDS), throttle=THROTTLE,
         )  # fmt: skip
         self._acknowledge_routes()
         # The @connections endpoint of this API and stage: https://{api}.execute-api.{region}.../agents

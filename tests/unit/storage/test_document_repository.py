@@ -229,6 +229,23 @@ def test_sdk_failures_become_storage_unavailable(repo):
 LISTS = "acc-lists"  # its own account: other tests' leftovers are invisible to its queries
 
 
+@pytest.fixture
+def queries_read(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(ScannedCount, Count) of every Query from now on: what each read touched and returned."""
+    from pynamodb.connection.base import Connection
+
+    seen: list[tuple[int, int]] = []
+    original = Connection.query
+
+    def spy(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, *args, **kwargs)
+        seen.append((response["ScannedCount"], response["Count"]))
+        return response
+
+    monkeypatch.setattr(Connection, "query", spy)
+    return seen
+
+
 @pytest.fixture(scope="class")
 def catalogue(created_tables):
     """Nine documents on nine days: mixed types, directions, statuses and parties.
@@ -283,24 +300,13 @@ class TestDocumentLists:
         assert numbers(page) == expected
         assert page.cursor is None
 
-    def test_filters_read_only_what_they_return(self, catalogue, monkeypatch):
+    def test_filters_read_only_what_they_return(self, catalogue, queries_read):
         """ScannedCount equals Count: every filter is a key condition, none a FilterExpression."""
-        from pynamodb.connection.base import Connection
-
-        seen: list[tuple[int, int]] = []
-        original = Connection.query
-
-        def spy(self, *args, **kwargs):
-            response = original(self, *args, **kwargs)
-            seen.append((response["ScannedCount"], response["Count"]))
-            return response
-
-        monkeypatch.setattr(Connection, "query", spy)
         catalogue.list_documents(
             LISTS, "co1", DocumentFilter(doc_type=DocType.NFE, direction=Direction.OUT,
                                           status=DocStatus.CANCELLED, start=T0 + timedelta(days=5)),
         )  # fmt: skip
-        assert seen == [(1, 1)]
+        assert queries_read == [(1, 1)]
 
     def test_pages_follow_the_cursor_oldest_first(self, catalogue):
         flt = DocumentFilter(doc_type=DocType.NFE)
@@ -342,23 +348,12 @@ def test_naive_timestamps_are_refused(repo):
         repo.put_document(doc(issued_at=datetime(2025, 3, 1, 9, 0)))
 
 
-def test_a_value_range_is_a_key_condition_in_numeric_order(created_tables, monkeypatch):
+def test_a_value_range_is_a_key_condition_in_numeric_order(created_tables, queries_read):
     """by_company_value sorts by the number (9.99 < 100 < 1000) and skips documents without a total."""
-    from pynamodb.connection.base import Connection
-
     repo, account = DocumentRepository(clock=lambda: T0), "acc-values"
     totals = {1: "1000.00", 2: "9.99", 3: "100", 4: None, 5: "100.01", 6: "0", 7: "25000.5"}
     for n, total in totals.items():
         repo.put_document(doc(n, account_id=account, total_value=Decimal(total) if total else None))
-    seen: list[tuple[int, int]] = []
-    original = Connection.query
-
-    def spy(self, *args, **kwargs):
-        response = original(self, *args, **kwargs)
-        seen.append((response["ScannedCount"], response["Count"]))
-        return response
-
-    monkeypatch.setattr(Connection, "query", spy)
 
     def listed(low: str | None, high: str | None, **options: Any) -> list[int]:
         bounds = [Decimal(v) if v is not None else None for v in (low, high)]
@@ -368,7 +363,7 @@ def test_a_value_range_is_a_key_condition_in_numeric_order(created_tables, monke
     assert listed("9.99", "1000") == [1, 5, 3, 2]
     assert listed("0", None, newest_first=False) == [6, 2, 3, 5, 1, 7]
     assert listed(None, "99.99") == [2, 6]
-    assert all(scanned == count for scanned, count in seen)
+    assert all(scanned == count for scanned, count in queries_read)
     # The full document's total replaces the summary's: the item moves in the index.
     repo.put_document(full(2, account_id=account, total_value=Decimal("5000")))
     assert listed("1000", "9999") == [2, 1]

@@ -36,11 +36,11 @@ class StepContext:
     notes: CursorNotes
     book: AgentCallBook | None = None  # an A3 step's calls to its agent, once it made one
     # The step's single queries, those its earlier runs made included (an A3 step's replays).
-    queries: QueryLedger = field(default_factory=QueryLedger)
+    queries: QueryLedger = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.state.agent is not None:
-            self.queries = QueryLedger(earlier=dict(self.state.agent.queries))
+        earlier = self.state.agent.queries if self.state.agent is not None else {}
+        self.queries = QueryLedger(earlier=dict(earlier))
 
     def agent_book(self, target: AgentTarget) -> AgentCallBook:
         """The step's book of agent calls (replaying what ``state.agent`` recorded)."""

@@ -3,9 +3,9 @@
 EventBridge Scheduler calls it every 15 minutes (infra/constructs/sync.py says why not hourly).
 Each execution is named after the company, the family and the hour, so a company gets at most
 one scheduled execution an hour, and a schedule delivered twice (Scheduler is at-least-once) or
-retried starts nothing new: Step Functions refuses a second execution of the same name. Cursors whose
-lease is held are left to the run holding them; blocked ones are not due (the ``due`` index
-lists only cursors whose next call is allowed).
+retried starts nothing new: Step Functions refuses a second execution of the same name. Cursors
+whose lease is held are left to the run holding them; blocked ones are not due (the ``due``
+index lists only cursors whose next call is allowed).
 """
 
 from __future__ import annotations
