@@ -2,12 +2,14 @@
 
 Each test gets its own simulator and its own tenant (unique account, company and CNPJ, so tests
 never share moto records); the worker runs on the simulator's clock, so an hour passes when the
-test says so, and the handler is driven task by task as the workflow would.
+test says so, and the handler is driven task by task as the workflow would. The tenant's ids come
+from the test's id: the CNPJ seeds the simulator's stories, so a test sees the same documents
+every run and a failure reproduces.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -96,7 +98,10 @@ class SyncPlane:
 
 @pytest.fixture
 def plane(
-    local_aws_env: LocalAws, sefaz: SefazSimulator, monkeypatch: pytest.MonkeyPatch
+    local_aws_env: LocalAws,
+    sefaz: SefazSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[SyncPlane]:
     """A tenant seeded as the demo is, and the handler's worker pointed at the simulator."""
     monkeypatch.setenv(ENV_SEFAZ_ENVIRONMENT, "local")
@@ -107,7 +112,7 @@ def plane(
     settings = get_settings()
     bind_tables(settings.table_prefix)
     cipher = EnvelopeCipher(local_aws_env.client("kms"), settings.kms_key_id)
-    suffix = uuid.uuid4().hex[:8]
+    suffix = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
     tenant = seed_demo_tenant(
         cipher, clock=sefaz.clock.now, account_id=f"acc-{suffix}", company_id=f"co-{suffix}",
         cnpj=cnpj_for(f"sync integration {suffix}"), legal_name="EMPRESA INTEGRACAO LTDA",

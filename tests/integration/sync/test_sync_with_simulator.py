@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from fiscal_core.sync.contract import Next, Trigger
 from fiscal_core.sync.crash import CrashAt, CrashPoint
 from local.demo import seed_demo_documents
 from local.sefaz import FaultKind, SeededCompany, Service, Story
+from local.sefaz.store import Item
 from tests.integration.sync.conftest import SyncPlane, objects
 
 pytestmark = pytest.mark.slow
@@ -35,34 +37,45 @@ def _sync_all(plane: SyncPlane) -> None:
         assert end.next is Next.FINISH, end.message
 
 
-def _expected(plane: SyncPlane) -> tuple[set[str], int, int]:
-    """From what the simulator served: the document keys, the docZips, the summary → full upgrades."""
+def _expected(plane: SyncPlane, arrived: Sequence[bytes] | None = None) -> tuple[set[str], int, int]:
+    """The keys SEFAZ queued, how many items it served, and how many summaries a full XML upgraded.
+
+    A summary is upgraded when its full XML reaches FiscalMix after it: in NSU order, unless
+    ``arrived`` (every docZip's XML in the order FiscalMix received them) says otherwise, as when a
+    lost page's NSUs are fetched one by one after the stream has moved past them.
+    """
     keys, served, upgrades = set(), 0, 0
+    logged: dict[bytes, Item] = {}
     for service in QUEUES:
         items = plane.sefaz.engine.log(service, plane.tenant.cnpj).items()
         served += len(items)
-        first_kind: dict[str, str] = {}
-        for item in items:
-            if item.schema in DOCUMENT_SCHEMAS and item.key:
-                keys.add(item.key)
-                if (
-                    item.key in first_kind
-                    and first_kind[item.key] == "resNFe_v1.01.xsd"
-                    and item.schema == "procNFe_v4.00.xsd"
-                ):
-                    upgrades += 1
-                first_kind.setdefault(item.key, item.schema)
+        keys |= {item.key for item in items if item.schema in DOCUMENT_SCHEMAS and item.key}
+        logged |= {item.xml: item for item in items}
+    if arrived is None:
+        order = list(logged.values())
+    else:
+        assert all(xml in logged for xml in arrived), "every docZip received is one SEFAZ queued"
+        order = [logged[xml] for xml in arrived]
+    first_kind: dict[str, str] = {}
+    for item in order:
+        if item.schema in DOCUMENT_SCHEMAS and item.key:
+            if first_kind.get(item.key) == "resNFe_v1.01.xsd" and item.schema == "procNFe_v4.00.xsd":
+                upgrades += 1
+            first_kind.setdefault(item.key, item.schema)
     return keys, served, upgrades
 
 
 def _check_everything_once(
-    plane: SyncPlane, seeded: SeededCompany, run_statuses: frozenset[str] = frozenset({RunStatus.SUCCEEDED})
+    plane: SyncPlane,
+    seeded: SeededCompany,
+    run_statuses: frozenset[str] = frozenset({RunStatus.SUCCEEDED}),
+    arrived: Sequence[bytes] | None = None,
 ) -> None:
     tenant = plane.tenant
     partition = f"{tenant.account_id}#{tenant.company_id}"
     documents = list(Document.query(partition))
     events = [e for e in DocumentEvent.scan() if e.account_id == tenant.account_id]
-    keys, served, upgrades = _expected(plane)
+    keys, served, upgrades = _expected(plane, arrived)
     assert sorted(d.access_key or "" for d in documents) == sorted(keys)  # each exactly once
 
     stored = objects(plane.aws, f"{tenant.account_id}/{tenant.company_id}/")
