@@ -674,6 +674,8 @@ def _required(
         return [(f"dynamodb:{operation}", arn) for arn in arns]
     if service == "s3":
         bucket = f"arn:aws:s3:::{params['Bucket']}"
+        if operation == "ListObjectsV2":  # authorised on the bucket, whatever the prefix
+            return [("s3:ListBucket", bucket)]
         action = {"HeadObject": "GetObject"}.get(operation, operation)
         needed = [(f"s3:{action}", f"{bucket}/{params['Key']}")]
         key_arn = settings.kms_key_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
@@ -22,15 +23,32 @@ DocumentId = Annotated[
 ]
 
 
-@router.post("/documents/<document_id>/manifestacao", tags=["documents"], responses=responses(403, 404, 409))
+@router.post(
+    "/documents/<document_id>/manifestacao",
+    tags=["documents"],
+    responses={
+        **responses(403, 404, 409),
+        202: {
+            "description": "Queued for the company's A3 agent",
+            "content": {"application/json": {"model": ManifestacaoResult}},
+        },
+    },
+)
 def send_manifestacao(
     ctx: Ctx, docs: Docs, sender: Sender, document_id: DocumentId, body: ManifestacaoRequest
-) -> ManifestacaoResult:
+) -> Response[ManifestacaoResult]:
     """Confirm, disown or declare not carried out an NF-e addressed to the company (operators).
 
-    Within 180 days of its issue; nao_realizada needs a 15-255 character justificativa. The
-    answer is SEFAZ's: registered, already registered, or a 422 quoting SEFAZ's refusal.
+    Within 180 days of its issue; nao_realizada needs a 15-255 character justificativa. With an
+    A1 the answer is SEFAZ's: registered, already registered, or a 422 quoting SEFAZ's refusal.
+    An A3 company's is queued for its agent (202, outcome QUEUED) and sent by the NF-e run
+    started at once; SEFAZ's answer then shows in the document's events.
     """
     from fiscal_core.api import manifestacao
 
-    return manifestacao.manifestar(ctx, docs, sender, document_id, body)
+    result = manifestacao.manifestar(ctx, docs, sender, document_id, body)
+    return Response(
+        status_code=202 if result.outcome == "QUEUED" else 200,
+        content_type="application/json",
+        body=result,
+    )

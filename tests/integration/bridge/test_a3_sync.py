@@ -3,6 +3,7 @@ moto, every SEFAZ exchange made by the real agent with its SoftHSM token over mu
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from fiscal_core.settings import get_settings
 from fiscal_core.sync.runtime import build_worker
 from fiscalmix_agent.errors import ExchangeTimeout
 from functions.sync_worker import handler
+from local.sefaz import SeededCompany
 from local.sefaz.service import Service
 from local.system import LocalSystem
 from tests.agent.bridge import AgentThread, wait_for
@@ -47,6 +49,19 @@ def _wait_for_the_a3_certificate(api: Api, tenant: Tenant) -> None:
     wait_for(lambda: kinds() == ["A3"], what="the A3 certificate from the agent's hello")
 
 
+def _a3_company_online(
+    system: LocalSystem, api: Api, ws_url: str, bridge: Bridge, tenant: Tenant,
+    start_agent: Callable[[str], AgentThread], *, documents: int,
+) -> tuple[SeededCompany, AgentThread]:  # fmt: skip
+    """The tenant's CNPJ seeded, its agent paired and started, the token's certificate its A3."""
+    assert system.sefaz is not None
+    seeded = system.sefaz.seed(tenant.cnpj, documents=documents, name="EMPRESA A3 LTDA")
+    _, credential = paired_agent(api, ws_url, bridge, tenant)
+    agent = start_agent(credential)
+    _wait_for_the_a3_certificate(api, tenant)
+    return seeded, agent
+
+
 def _sync_waiting_for_the_agent(api: Api, tenant: Tenant, *, timeout_seconds: int) -> dict[str, object]:
     """Start an NF-e sync whose workflow waits ``timeout_seconds`` (300 by default) for each answer."""
     settings = get_settings().model_copy(update={"sync_agent_timeout_seconds": timeout_seconds})
@@ -70,12 +85,7 @@ def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
     tenant: Tenant,
     run_agent: Callable[..., AgentThread],
 ) -> None:
-    assert system.sefaz is not None
-    seeded = system.sefaz.seed(tenant.cnpj, documents=30, name="EMPRESA A3 LTDA")
-    _, credential = paired_agent(api, ws_url, bridge, tenant)
-    agent = run_agent(credential)
-
-    _wait_for_the_a3_certificate(api, tenant)
+    seeded, agent = _a3_company_online(system, api, ws_url, bridge, tenant, run_agent, documents=30)
 
     started = api.call(
         "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
@@ -87,11 +97,49 @@ def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
     documents = api.call("GET", f"/documents?company_id={tenant.company_id}&limit=100", tenant.token)
     assert documents.status == 200, documents.body
     # Everything SEFAZ handed out came through the token, and was counted and stored.
+    assert system.sefaz is not None
     served = system.sefaz.engine.log(Service.NFE_DIST, tenant.cnpj).items()
     assert sum(seeded.queued.values()) > 0 and len(served) > 0
     assert run["counters"]["docs_found"] == len(served)  # type: ignore[index]
     assert {d["access_key"] for d in documents.body["items"]} == {i.key for i in served if i.key}
     assert agent.client.connections >= 1
+
+
+def test_a_manifestacao_of_an_a3_company_is_queued_then_signed_on_the_token(
+    system: LocalSystem,
+    api: Api,
+    ws_url: str,
+    bridge: Bridge,
+    tenant: Tenant,
+    run_agent: Callable[..., AgentThread],
+) -> None:
+    _a3_company_online(system, api, ws_url, bridge, tenant, run_agent, documents=12)
+    started = api.call(
+        "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}
+    )
+    assert started.status == 202, started.body
+    _wait_for_runs(api, tenant, 1)
+    listed = api.call("GET", f"/documents?company_id={tenant.company_id}&limit=100", tenant.token)
+    received = next(
+        d for d in listed.body["items"]
+        if d["direction"] == "IN" and d["status"] == "AUTHORIZED" and d["model"] == "55"
+    )  # fmt: skip
+
+    # SEFAZ's distribution must now wait an hour; the manifestação does not.
+    body = {"type": "confirmacao"}
+    queued = api.call("POST", f"/documents/{received['id']}/manifestacao", tenant.token, body=body)
+
+    assert queued.status == 202, queued.body
+    assert queued.body["outcome"] == "QUEUED"
+    runs = _wait_for_runs(api, tenant, 2)
+    assert all(r["status"] == "SUCCEEDED" for r in runs), runs
+    document = api.call("GET", f"/documents/{received['id']}", tenant.token)
+    assert document.body["manifestacao"] == "CONFIRMADA", document.body
+    trail = api.call("GET", f"/audit-logs?entity_type=document&entity_id={received['id']}", tenant.token)
+    assert [e["action"] for e in trail.body["items"]][:2] == [
+        "document.manifestacao",
+        "document.manifestacao_queued",
+    ]
 
 
 def test_an_offline_agent_makes_the_run_wait_then_fail_saying_since_when(
@@ -102,11 +150,7 @@ def test_an_offline_agent_makes_the_run_wait_then_fail_saying_since_when(
     tenant: Tenant,
     run_agent: Callable[..., AgentThread],
 ) -> None:
-    assert system.sefaz is not None
-    system.sefaz.seed(tenant.cnpj, documents=3, name="EMPRESA A3 LTDA")
-    _, credential = paired_agent(api, ws_url, bridge, tenant)
-    agent = run_agent(credential)
-    _wait_for_the_a3_certificate(api, tenant)
+    _, agent = _a3_company_online(system, api, ws_url, bridge, tenant, run_agent, documents=3)
     agent.stop()  # the computer with the token is switched off
     run = _sync_waiting_for_the_agent(api, tenant, timeout_seconds=2)
 
@@ -147,12 +191,9 @@ def test_a_request_the_agent_does_not_answer_in_time_fails_the_run(
     tenant: Tenant,
     run_agent: Callable[..., AgentThread],
 ) -> None:
-    assert system.sefaz is not None
-    system.sefaz.seed(tenant.cnpj, documents=3, name="EMPRESA A3 LTDA")
-    _, credential = paired_agent(api, ws_url, bridge, tenant)
     released = threading.Event()
-    run_agent(credential, lambda signer: _SilentTransport(released))
-    _wait_for_the_a3_certificate(api, tenant)
+    silent = functools.partial(run_agent, transports=lambda signer: _SilentTransport(released))
+    _a3_company_online(system, api, ws_url, bridge, tenant, silent, documents=3)
     try:
         run = _sync_waiting_for_the_agent(api, tenant, timeout_seconds=2)
     finally:

@@ -27,7 +27,7 @@ from fiscal_core.settings import (
 )
 from fiscal_core.storage.records import Family
 from fiscal_core.storage.tables import bind_tables
-from fiscal_core.sync.contract import Next, SyncState, Task, Trigger
+from fiscal_core.sync.contract import Next, Scope, SyncState, Task, Trigger
 from fiscal_core.sync.crash import NO_CRASHES, CrashPoints, SimulatedCrash
 from fiscal_core.sync.runtime import build_worker
 from functions.sync_worker import handler
@@ -68,12 +68,14 @@ class SyncPlane:
         answer = handler.lambda_handler(state.model_dump(mode="json"), LocalLambdaContext("sync-worker"))
         return SyncState.model_validate(answer)
 
-    def start(self, family: Family = Family.NFE, trigger: Trigger = Trigger.SCHEDULE) -> SyncState:
+    def start(
+        self, family: Family = Family.NFE, trigger: Trigger = Trigger.SCHEDULE, scope: Scope = Scope.FULL
+    ) -> SyncState:
         self.executions += 1
         state = SyncState(
             account_id=self.tenant.account_id, company_id=self.tenant.company_id, family=family,
             trigger=trigger, user_id=self.tenant.user_id if trigger is Trigger.USER else None,
-            lease_owner=f"execution-{self.executions}",
+            lease_owner=f"execution-{self.executions}", scope=scope,
         )  # fmt: skip
         return self.task(state)
 

@@ -36,11 +36,13 @@ from fiscal_core.sefaz.tls import ClientIdentity, TlsSettings
 from fiscal_core.sefaz.transport import HttpRequest, HttpsTransport, send
 from fiscal_core.storage.certificates import CertificateRecord, CertificateRepository
 from fiscal_core.storage.cursors import SyncCursorRepository
-from fiscal_core.storage.records import Family
+from fiscal_core.storage.documents import DocumentRepository
+from fiscal_core.storage.records import Direction, DocStatus, Family, Manifestacao
 from fiscal_core.storage.sync_runs import RunStatus, SyncRunRepository
-from fiscal_core.sync.contract import Next, SyncState, Task
+from fiscal_core.sync.contract import Next, Scope, SyncState, Task, Trigger
 from fiscal_core.sync.notes import CursorNotes, NotesStore
 from fiscal_core.sync.objects import ObjectStore
+from fiscal_core.sync.queued_manifestacoes import ManifestacaoQueue, QueuedManifestacao
 from local.demo import seed_demo_documents
 from local.fixtures.certificates import company_certificate
 from local.sefaz import FaultKind, Service
@@ -270,6 +272,53 @@ def test_gap_filling_through_the_agent_pays_and_counts_each_query_once(
     # filled from a gap after the stream brought its full XML upgrades nothing: count as it arrived.
     statuses = frozenset({RunStatus.SUCCEEDED, RunStatus.WAITING})
     _check_everything_once(plane, seeded, statuses, arrived=agent.arrived)
+
+
+def test_a_manifestacao_queued_for_the_agent_is_signed_on_the_token_and_registered(
+    plane: SyncPlane, agent: DeskAgent
+) -> None:
+    seed_demo_documents(plane.sefaz, plane.tenant, documents=12, nfse_documents=0, issued=0)
+    assert _drive(plane, agent, plane.start(Family.NFE)).next is Next.FINISH  # caught up: distNSU waits
+    ids = (plane.tenant.account_id, plane.tenant.company_id)
+    summary = next(
+        d for d in DocumentRepository().list_pending_summaries(*ids, limit=100).items
+        if d.direction is Direction.IN and d.status is DocStatus.AUTHORIZED
+    )  # fmt: skip
+    key = summary.access_key or ""
+    queue = ManifestacaoQueue(ObjectStore(plane.aws.client("s3"), plane.aws.names.documents_bucket, _POOL))
+    gone = "3" * 44  # a request whose NF-e is not stored: refused without reaching the token
+    for access_key in (key, gone):
+        queue.put(*ids, QueuedManifestacao(
+            access_key=access_key, type="confirmacao", requested_by=plane.tenant.user_id,
+            requested_at=plane.sefaz.clock.now(),
+        ))  # fmt: skip
+    agent.rounds.clear()
+
+    end = _drive(plane, agent, plane.start(Family.NFE, Trigger.USER, Scope.QUEUED))
+
+    assert end.message == "Manifestações queued for the agent: 1 recorded by SEFAZ, 1 not.", end.message
+    assert end.run_id is not None
+    run = SyncRunRepository().get(*ids, end.run_id)
+    # Reported by the pass that got through, though the step was replayed after each agent round.
+    assert (
+        run.error_summary
+        == f"The Confirmacao da Operacao of NF-e {gone} was not registered: the NF-e is no longer stored."
+    )
+    # One round to sign on the token, one for the agent's exchange with SEFAZ; no distribution call.
+    actions = [[call.action for call in round_] for round_ in agent.rounds]
+    assert actions == [[CallAction.SIGN_XML], [CallAction.SEFAZ_REQUEST]]
+    assert "RecepcaoEvento" in (agent.rounds[1][0].url or "")
+    document = DocumentRepository().get_document(*ids, access_key=key)
+    assert document is not None and document.manifestacao is Manifestacao.CONFIRMADA
+    [event] = [e for e in DocumentRepository().list_events(*ids, document.doc_key) if e.type_code == "210200"]
+    assert event.protocol and event.s3_key
+    proc = plane.aws.client("s3").get_object(Bucket=plane.aws.names.documents_bucket, Key=event.s3_key)
+    assert b"<cStat>135</cStat>" in proc["Body"].read()
+    assert queue.pending(*ids) == []
+    assert not plane.sefaz.ledger, plane.sefaz.ledger.describe()
+
+
+_POOL = ThreadPoolExecutor(1)
 
 
 def _notes(plane: SyncPlane) -> CursorNotes:

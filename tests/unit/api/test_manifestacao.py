@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,12 +33,16 @@ from fiscal_core.settings import (
 from fiscal_core.storage.audit import AuditRepository
 from fiscal_core.storage.companies import CompanyRecord
 from fiscal_core.storage.documents import DocumentRepository
-from fiscal_core.storage.records import Manifestacao
-from fiscal_core.sync.errors import CredentialProblem
+from fiscal_core.storage.records import Family, Manifestacao
+from fiscal_core.sync.contract import Scope, Trigger
+from fiscal_core.sync.errors import CredentialProblem, ThroughAgentOnly
+from fiscal_core.sync.objects import ObjectStore
+from fiscal_core.sync.queued_manifestacoes import ManifestacaoQueue
 from functions.api.handler import app
 from local.fixtures.documents import proc_nfe
 from tests.unit.api.conftest import REGION
 from tests.unit.api.test_documents_api import ACME, BUCKET, SUPPLIER, T0, World, bucket, summary, world
+from tests.unit.api.test_sync_routes import FakeStarter
 
 __all__ = ["bucket", "world"]  # fixtures
 NOW = T0 + timedelta(days=5)
@@ -78,7 +83,12 @@ class FakeSefaz:
 
 
 @pytest.fixture
-def sefaz(world: World, services: Services) -> FakeSefaz:
+def starter() -> FakeStarter:
+    return FakeStarter()
+
+
+@pytest.fixture
+def sefaz(world: World, services: Services, starter: FakeStarter) -> FakeSefaz:
     fake = FakeSefaz()
     companies: list[CompanyRecord] = []
 
@@ -86,7 +96,7 @@ def sefaz(world: World, services: Services) -> FakeSefaz:
         companies.append(company)
         return fake
 
-    app.dependency_overrides[get_manifestacao_services] = lambda: ManifestacaoServices(manifestor)
+    app.dependency_overrides[get_manifestacao_services] = lambda: ManifestacaoServices(manifestor, starter)
     services.clock = lambda: NOW
     return fake
 
@@ -199,6 +209,50 @@ def test_sefaz_unreachable_is_503_and_no_certificate_409(world: World, sefaz: Fa
     sefaz.error = CredentialProblem("ACME has no active A1 certificate. Upload one.")
     reply = _post(world, doc_id, {"type": "confirmacao"})
     assert reply.status == 409 and "A1 certificate" in reply.body["detail"]
+
+
+def test_an_a3_companys_manifestacao_is_queued_for_its_agent_and_a_run_started(
+    world: World, sefaz: FakeSefaz, starter: FakeStarter
+) -> None:
+    doc_id = _received(world)
+    sefaz.error = ThroughAgentOnly("The A3 certificate of ACME is used through its FiscalMix agent.")
+    body = {"type": "nao_realizada", "justificativa": "  Mercadoria   devolvida ao fornecedor "}
+
+    reply = _post(world, doc_id, body)
+
+    assert reply.status == 202, reply.body
+    assert reply.body["outcome"] == "QUEUED" and reply.body["cstat"] is None
+    assert "agent" in reply.body["message"]
+    company_id, key = doc_id.split(".")
+    queued = ManifestacaoQueue(_objects()).pending(world.account_a, company_id)
+    assert [(q.access_key, q.type, q.justificativa) for q in queued] == [
+        (key, "nao_realizada", "Mercadoria devolvida ao fornecedor")
+    ]
+    [(name, state)] = starter.started
+    assert (state.family, state.scope, state.trigger, state.lease_owner) == (
+        Family.NFE, Scope.QUEUED, Trigger.USER, name
+    )  # fmt: skip
+    assert state.user_id == queued[0].requested_by and (state.account_id, state.company_id) == (
+        world.account_a, company_id
+    )  # fmt: skip
+    trail = AuditRepository().for_entity(world.account_a, "document", doc_id).items
+    assert [e.action for e in trail] == ["document.manifestacao_queued"]
+    # Nothing is recorded on the document until SEFAZ answers the run.
+    doc = DocumentRepository().get_document(world.account_a, company_id, access_key=key)
+    assert doc is not None and doc.manifestacao is None and not doc.event_ids
+
+
+def test_a_request_the_queue_would_refuse_is_refused_at_once(
+    world: World, sefaz: FakeSefaz, starter: FakeStarter
+) -> None:
+    sefaz.error = ThroughAgentOnly("The A3 certificate of ACME is used through its FiscalMix agent.")
+    reply = _post(world, _received(world), {"type": "nao_realizada", "justificativa": "curta"})
+    assert reply.status == 422 and "justificativa" in reply.body["detail"]
+    assert starter.started == []
+
+
+def _objects() -> ObjectStore:
+    return ObjectStore(boto3.client("s3", region_name=REGION), BUCKET, ThreadPoolExecutor(1))
 
 
 def test_viewer_cannot_and_other_account_does_not_see(world: World, sefaz: FakeSefaz) -> None:

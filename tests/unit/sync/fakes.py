@@ -136,6 +136,7 @@ class FakeManifestor:
 
     lots: list[list[ManifestacaoEvent]] = field(default_factory=list)
     codes: dict[str, str] = field(default_factory=dict)
+    lot_code: str = "128"  # anything else refuses the whole lot
 
     def manifestar(self, cnpj: str, events: Sequence[ManifestacaoEvent]) -> EventLotResult:
         self.lots.append(list(events))
@@ -157,6 +158,8 @@ class FakeManifestor:
                     else None,
                 )
             )
+        if self.lot_code != "128":
+            return EventLotResult("0", "2", "test", classify(EVENT_LOT_RULES, self.lot_code, "lote"), ())
         return EventLotResult("1", "2", "test", classify(EVENT_LOT_RULES, "128", "ok"), tuple(results))
 
 

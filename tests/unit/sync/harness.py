@@ -20,15 +20,17 @@ from fiscal_core.storage.models import Document, DocumentEvent
 from fiscal_core.storage.records import Family, FiscalDocument, FiscalEvent
 from fiscal_core.storage.sync_runs import RunRecord, SyncRunRepository
 from fiscal_core.sync.ciencia import AutoCiencia
-from fiscal_core.sync.contract import Next, SyncState, Task, Trigger
+from fiscal_core.sync.contract import Next, Scope, SyncState, Task, Trigger
 from fiscal_core.sync.crash import NO_CRASHES, CrashPoints, SimulatedCrash
 from fiscal_core.sync.deps import SyncDeps
+from fiscal_core.sync.event_lots import EventLots
 from fiscal_core.sync.journal import PageJournal
 from fiscal_core.sync.notes import NotesStore
 from fiscal_core.sync.objects import ObjectStore
 from fiscal_core.sync.page_records import PageRecords
 from fiscal_core.sync.page_store import PageStore
 from fiscal_core.sync.policy import SyncPolicy
+from fiscal_core.sync.queued_manifestacoes import ManifestacaoQueue, QueuedManifestacoes
 from fiscal_core.sync.runs import RunBook
 from fiscal_core.sync.single_queries import Allowance, SingleQueryWork
 from fiscal_core.sync.worker import SyncWorker
@@ -99,6 +101,10 @@ class Harness:
         self.runs_started = 0
         self.continuations = FakeContinuation()
 
+    def queue(self) -> ManifestacaoQueue:
+        """The manifestações queued for the A3 companies, as the API queues them."""
+        return ManifestacaoQueue(ObjectStore(self.s3, BUCKET, self._executor))
+
     def worker(self) -> SyncWorker:
         clock, policy = self.clock, self.policy
         objects = ObjectStore(self.s3, BUCKET, self._executor)
@@ -107,6 +113,7 @@ class Harness:
             objects, PageRecords(clock), self.documents, notes, self._executor, self.crash, clock
         )
         allowance = Allowance(self.cursors, ConsultationBudget(clock=clock), clock)
+        lots = EventLots(self.documents, store, clock)
         services = FakeServices(
             {Family.NFE: self.nfe, Family.CTE: self.cte, Family.NFSE: self.nfse}, self.single, self.manifestor
         )
@@ -121,7 +128,8 @@ class Harness:
                 journal=PageJournal(objects),
                 notes=notes,
                 store=store,
-                ciencia=AutoCiencia(self.documents, store, clock),
+                ciencia=AutoCiencia(self.documents, lots, clock),
+                queued=QueuedManifestacoes(self.queue(), self.documents, lots, self.audit, clock),
                 single=SingleQueryWork(self.documents, store, allowance, policy, clock),
                 credentials=self.credentials,
                 services=services,
@@ -163,7 +171,7 @@ class Harness:
 
     def run(
         self, family: Family = Family.NFE, *, trigger: Trigger = Trigger.SCHEDULE, on_crash: str = "retry",
-        max_tasks: int = 500,
+        max_tasks: int = 500, scope: Scope = Scope.FULL,
     ) -> RunResult:  # fmt: skip
         """START, then STEP until FINISH or SKIP, honouring WAIT on the clock.
 
@@ -175,6 +183,7 @@ class Harness:
         state = SyncState(
             account_id=ACCOUNT, company_id=COMPANY_ID, family=family, trigger=trigger,
             user_id="u1" if trigger is Trigger.USER else None, lease_owner=f"execution-{self.runs_started}",
+            scope=scope,
         )  # fmt: skip
         for _ in range(max_tasks):
             try:

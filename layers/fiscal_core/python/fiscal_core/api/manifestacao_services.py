@@ -9,36 +9,41 @@ Tests hand the resolver their own instance through
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fiscal_core.api.problems import DependencyUnavailable
 from fiscal_core.container import once_per_container
 
 if TYPE_CHECKING:
-    from fiscal_core.sefaz.evento import ManifestacaoEvent
-    from fiscal_core.sefaz.evento_result import EventLotResult
+    from fiscal_core.api.sync_services import SyncStarter
     from fiscal_core.settings import Settings
     from fiscal_core.storage.companies import CompanyRecord
-
-
-class Manifestor(Protocol):
-    """Sends a lot of manifestações (RecepcaoEventoClient in production)."""
-
-    def manifestar(self, cnpj: str, events: Sequence[ManifestacaoEvent]) -> EventLotResult:
-        """Register up to 20 events of the recipient ``cnpj``."""
-        ...
+    from fiscal_core.sync.event_lots import Manifestor
 
 
 class ManifestacaoServices:
-    """Hands out the client that sends a company's manifestações, signed with its A1."""
+    """Hands out the client that sends a company's manifestações, signed with its A1, and the
+    workflow starter whose NF-e run sends those an A3 company's agent must sign."""
 
-    def __init__(self, manifestor: Callable[[CompanyRecord], Manifestor]) -> None:
+    def __init__(
+        self, manifestor: Callable[[CompanyRecord], Manifestor], starter: SyncStarter | None = None
+    ) -> None:
         self._manifestor = manifestor
+        self._starter = starter
 
     def manifestor(self, company: CompanyRecord) -> Manifestor:
-        """RecepcaoEvento over the company's certificate; CredentialProblem if it has none usable."""
+        """RecepcaoEvento over the company's certificate; CredentialProblem if it has none usable.
+
+        ThroughAgentOnly when the certificate is an A3: the caller queues the event instead.
+        """
         return self._manifestor(company)
+
+    def starter(self) -> SyncStarter:
+        """Starts the sync workflow; DependencyUnavailable (503) when none is configured."""
+        if self._starter is None:
+            raise DependencyUnavailable("this deployment cannot start the sync workflow")
+        return self._starter
 
 
 @once_per_container
@@ -54,7 +59,11 @@ def get_manifestacao_services() -> ManifestacaoServices:
             built.append(_sefaz_wiring(settings))
         return built[0](company)
 
-    return ManifestacaoServices(manifestor)
+    from fiscal_core.api.sync_services import StepFunctionsStarter, sfn_client
+
+    return ManifestacaoServices(
+        manifestor, StepFunctionsStarter(lambda: sfn_client(settings), settings.sync_state_machine_arn)
+    )
 
 
 def _sefaz_wiring(settings: Settings) -> Callable[[CompanyRecord], Manifestor]:

@@ -25,6 +25,7 @@ from fiscal_core.storage.tables import bind_tables
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
+    from fiscal_core.settings import Settings
     from fiscal_core.storage.sync_runs import SyncRunRepository
     from fiscal_core.sync.contract import SyncState
 
@@ -73,13 +74,14 @@ def get_sync_services() -> SyncServices:
     """The process's sync services: settings read and tables bound once per cold start."""
     settings = get_settings()
     bind_tables(settings.table_prefix)  # idempotent: the API's other services bind the same
+    return SyncServices(
+        starter=StepFunctionsStarter(lambda: sfn_client(settings), settings.sync_state_machine_arn)
+    )
 
-    def client() -> SFNClient:
-        return boto3.client(
-            "stepfunctions", region_name=settings.region, endpoint_url=settings.aws_endpoint_url
-        )
 
-    return SyncServices(starter=StepFunctionsStarter(client, settings.sync_state_machine_arn))
+def sfn_client(settings: Settings) -> SFNClient:
+    """A Step Functions client for the deployment ``settings`` describe."""
+    return boto3.client("stepfunctions", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
 
 
 class SyncRefused(Conflict):

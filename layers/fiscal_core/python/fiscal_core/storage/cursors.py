@@ -82,17 +82,29 @@ class SyncCursorRepository:
         action = shard.set(schedule_shard(account_id, company_id)) if on else shard.remove()
         self._update(account_id, company_id, family, [action], None)
 
-    def acquire(self, account_id: str, company_id: str, family: Family, owner: str, ttl: timedelta) -> Lease:
-        """Take the cursor's lease for ``ttl``; LeaseHeld or SyncWaiting say why not."""
+    def acquire(
+        self,
+        account_id: str,
+        company_id: str,
+        family: Family,
+        owner: str,
+        ttl: timedelta,
+        *,
+        even_if_waiting: bool = False,
+    ) -> Lease:
+        """Take the cursor's lease for ``ttl``; LeaseHeld or SyncWaiting say why not.
+
+        ``even_if_waiting`` takes it while SEFAZ must not be asked yet, for a run that will not ask.
+        """
         now = self._clock()
         free = (
             SyncCursor.lease_owner.does_not_exist()
             | (SyncCursor.lease_expires_at < now)
             | (SyncCursor.lease_owner == owner)
         )
-        allowed = SyncCursor.next_allowed_at <= now
+        condition = free if even_if_waiting else free & (SyncCursor.next_allowed_at <= now)
         actions = [SyncCursor.lease_owner.set(owner), SyncCursor.lease_expires_at.set(now + ttl)]
-        if self._update(account_id, company_id, family, actions, free & allowed):
+        if self._update(account_id, company_id, family, actions, condition):
             return Lease(account_id, company_id, family, owner, now + ttl)
         state = self.get(account_id, company_id, family)
         if state.lease_owner and state.lease_owner != owner and not state.lease_expired(now):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 # DocType and Family are the document reader's own: one vocabulary from XML to table.
 from fiscal_core.documents.metadata import DocType as DocType
@@ -51,6 +51,10 @@ class Manifestacao(StrEnum):
     CONFIRMADA = "CONFIRMADA"
     DESCONHECIDA = "DESCONHECIDA"
     NAO_REALIZADA = "NAO_REALIZADA"
+
+
+# The conclusive manifestações a user may ask for, as the API names them (the queue keeps them so).
+ManifestacaoType = Literal["confirmacao", "desconhecimento", "nao_realizada"]
 
 
 class PutOutcome(StrEnum):

@@ -38,6 +38,15 @@ class Next(StrEnum):
     AGENT = "agent"  # an A3 step needs its agent: send ``agent.pending``, wait, then step again
 
 
+class Scope(StrEnum):
+    """What a run is for."""
+
+    FULL = "full"  # read the distribution, then the post-sync work
+    # Only send the manifestações users queued for an A3 company (fiscal_core.sync.queued_manifestacoes):
+    # such a run may start while distNSU must wait, and asks nothing of the distribution.
+    QUEUED = "queued"
+
+
 class Trigger(StrEnum):
     """Who started the run."""
 
@@ -89,6 +98,7 @@ class SyncState(Model):
     family: Family
     trigger: Trigger = Trigger.SCHEDULE
     user_id: str | None = None  # who started a user run, for the audit log
+    scope: Scope = Scope.FULL
     run_id: str | None = None
     lease_owner: str | None = None
     next: Next = Next.FETCH

@@ -33,7 +33,7 @@ from fiscal_core.storage.certificates import CertificateRecord, CertificateRepos
 from fiscal_core.storage.companies import CompanyRecord
 from fiscal_core.storage.errors import RecordNotFound
 from fiscal_core.sync.agent_exchange import AgentCallBook, AgentSigner, AgentTarget, AgentTransport
-from fiscal_core.sync.errors import CredentialProblem, RetryableSyncError
+from fiscal_core.sync.errors import CredentialProblem, RetryableSyncError, ThroughAgentOnly
 from fiscal_core.sync.wording import company_name
 
 PFX_PURPOSE = "certificate-pfx"
@@ -148,9 +148,9 @@ class CredentialsProvider:
     ) -> Credentials:
         """An A3 certificate: its signatures and SEFAZ exchanges go through the company's agent."""
         if agent_books is None:
-            raise CredentialProblem(
+            raise ThroughAgentOnly(
                 f"The A3 certificate of {who} is used through its FiscalMix agent, which only the "
-                "sync workflow reaches for now; use an A1 certificate for this action."
+                "sync workflow reaches; use an A1 certificate for this action."
             )
         certificate = self._a3_certificate(record, who)
         book = agent_books(

@@ -17,15 +17,17 @@ from fiscal_core.bridge.calls import AgentCall
 from fiscal_core.storage.companies import CompanyRecord, CompanyRepository
 from fiscal_core.storage.cursors import SyncCursorRepository
 from fiscal_core.storage.records import Family
-from fiscal_core.sync.ciencia import AutoCiencia, Manifestor
+from fiscal_core.sync.ciencia import AutoCiencia
 from fiscal_core.sync.continuation import Continuation
 from fiscal_core.sync.crash import CrashPoints
 from fiscal_core.sync.credentials import AgentBooks, Credentials
+from fiscal_core.sync.event_lots import Manifestor
 from fiscal_core.sync.journal import PageJournal
 from fiscal_core.sync.notes import NotesStore
 from fiscal_core.sync.objects import ObjectStore
 from fiscal_core.sync.page_store import PageStore
 from fiscal_core.sync.policy import SyncPolicy
+from fiscal_core.sync.queued_manifestacoes import QueuedManifestacoes
 from fiscal_core.sync.runs import RunBook
 from fiscal_core.sync.single_queries import SingleQueries, SingleQueryWork
 from fiscal_core.sync.sources import DistributionSource
@@ -77,6 +79,7 @@ class SyncDeps:
     notes: NotesStore
     store: PageStore
     ciencia: AutoCiencia
+    queued: QueuedManifestacoes  # the manifestações users asked for on an A3 company
     single: SingleQueryWork
     credentials: CredentialSource
     services: Services

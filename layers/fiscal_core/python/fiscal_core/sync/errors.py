@@ -17,3 +17,7 @@ class RetryableSyncError(FiscalMixError):
 
 class CredentialProblem(FiscalMixError):
     """The company's certificate cannot be used; the message tells the user what to do."""
+
+
+class ThroughAgentOnly(CredentialProblem):
+    """The company's certificate is an A3: only a sync step, which can wait for its agent, uses it."""

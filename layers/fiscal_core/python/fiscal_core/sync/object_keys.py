@@ -5,7 +5,8 @@ on the same object instead of making a second one.
   XML replaces the summary's when it arrives, as the record is upgraded in place);
 - an event: ``{account}/{company}/events/{type}/{yyyy}/{mm}/{key}-{tpEvento}-{seq}.xml``;
 - a docZip FiscalMix could not read, kept for support: ``{account}/{company}/unreadable/...``;
-- the sync's own notes (page journal, orphan events): ``{account}/{company}/sync/{family}/...``.
+- the sync's own notes (page journal, orphan events, manifestações queued for an A3's agent):
+  ``{account}/{company}/sync/{family}/...``.
 
 Year and month are the document's (issue) or the event's, in the time zone the XML states.
 """

@@ -61,6 +61,16 @@ class ObjectStore:
                     return None
                 raise
 
+    def keys(self, prefix: str) -> list[str]:
+        """The keys under ``prefix``, in key order."""
+        found: list[str] = []
+        with _s3_call(f"list s3://{self._bucket}/{prefix}"):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=prefix
+            ):
+                found += [item["Key"] for item in page.get("Contents", [])]
+        return found
+
     def delete(self, key: str) -> None:
         """Remove an object (nothing happens when it does not exist)."""
         with _s3_call(f"delete s3://{self._bucket}/{key}"):

@@ -35,6 +35,7 @@ from fiscal_core.sync.continuation import StepFunctionsContinuation
 from fiscal_core.sync.crash import NO_CRASHES, CrashPoints
 from fiscal_core.sync.credentials import CredentialsProvider
 from fiscal_core.sync.deps import SyncDeps
+from fiscal_core.sync.event_lots import EventLots
 from fiscal_core.sync.fan_out import FanOut
 from fiscal_core.sync.journal import PageJournal
 from fiscal_core.sync.notes import NotesStore
@@ -42,6 +43,7 @@ from fiscal_core.sync.objects import ObjectStore
 from fiscal_core.sync.page_records import PageRecords
 from fiscal_core.sync.page_store import PageStore
 from fiscal_core.sync.policy import SyncPolicy
+from fiscal_core.sync.queued_manifestacoes import ManifestacaoQueue, QueuedManifestacoes
 from fiscal_core.sync.runs import RunBook
 from fiscal_core.sync.services import SefazServices
 from fiscal_core.sync.single_queries import Allowance, SingleQueryWork
@@ -111,17 +113,19 @@ def build_worker(
         blobs=objects.get,
     )
     allowance = Allowance(cursors, ConsultationBudget(clock=clock), clock)
+    lots, audit = EventLots(documents, store, clock), AuditRepository()
     deps = SyncDeps(
         clock=clock,
         policy=policy,
         crash=crash,
         companies=CompanyRepository(),
         cursors=cursors,
-        runs=RunBook(SyncRunRepository(clock=clock), AuditRepository(), clock),
+        runs=RunBook(SyncRunRepository(clock=clock), audit, clock),
         journal=PageJournal(objects),
         notes=notes,
         store=store,
-        ciencia=AutoCiencia(documents, store, clock),
+        ciencia=AutoCiencia(documents, lots, clock),
+        queued=QueuedManifestacoes(ManifestacaoQueue(objects), documents, lots, audit, clock),
         single=SingleQueryWork(documents, store, allowance, policy, clock),
         credentials=credentials,
         services=SefazServices(environment or sefaz_environment(settings), clock),

@@ -27,16 +27,17 @@ from fiscal_core.storage.errors import (
     StorageUnavailable,
     SyncWaiting,
 )
+from fiscal_core.storage.records import Family
 from fiscal_core.storage.sync_runs import RunStatus
 from fiscal_core.sync.agent_exchange import AgentAnswerNeeded
 from fiscal_core.sync.context import StepContext, finished
-from fiscal_core.sync.contract import Next, SyncCounters, SyncState, Task
+from fiscal_core.sync.contract import Next, Scope, SyncCounters, SyncState, Task
 from fiscal_core.sync.crash import CrashPoint
 from fiscal_core.sync.deps import SyncDeps
 from fiscal_core.sync.errors import RetryableSyncError
 from fiscal_core.sync.paging import read_page
 from fiscal_core.sync.policy import SYNCED_FAMILIES
-from fiscal_core.sync.post_sync import after_caught_up
+from fiscal_core.sync.post_sync import after_caught_up, send_queued
 from fiscal_core.sync.wording import SOURCES, company_name, when
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ class SyncWorker:
     def start(self, state: SyncState) -> SyncState:
         """Take the lease and open a run, or answer SKIP saying why not."""
         deps = self._deps
-        if state.family not in SYNCED_FAMILIES:
-            return _skip(state, f"{SOURCES[state.family]} has no distribution FiscalMix reads.")
+        unread = _nothing_to_read(state)
+        if unread is not None:
+            return _skip(state, unread)
         try:
             company = deps.companies.get(state.account_id, state.company_id)
         except RecordNotFound:
@@ -83,7 +85,7 @@ class SyncWorker:
         # after dying with the lease held takes its own lease back instead of waiting for expiry.
         owner = state.lease_owner or f"{state.trigger.value}-{uuid.uuid4().hex}"
         try:
-            lease = self._acquire(state, company, owner)
+            lease = self._acquire(state, company, owner, even_if_waiting=state.scope is Scope.QUEUED)
         except LeaseHeld:
             return _skip(state, f"A sync of {who} with {SOURCES[state.family]} is already running.")
         except SyncWaiting as exc:
@@ -92,6 +94,10 @@ class SyncWorker:
                 state, f"{SOURCES[state.family]} may be queried for {who} again at {when(exc.until)}: {why}"
             )
         deps.crash.reached(CrashPoint.HOLDING_LEASE)
+        scope = state.scope
+        ids = (state.account_id, state.company_id, state.family)
+        if scope is Scope.QUEUED and deps.cursors.get(*ids).next_allowed_at <= deps.clock():
+            scope = Scope.FULL  # SEFAZ may be asked: a whole run, which sends the queue too
         try:
             run = deps.runs.start(state)
         except BaseException:
@@ -101,6 +107,7 @@ class SyncWorker:
             update={
                 "task": Task.STEP, "run_id": run.run_id, "lease_owner": owner, "next": Next.FETCH,
                 "wait_seconds": 0, "execution_pages": 0, "counters": SyncCounters(), "message": None,
+                "scope": scope,
             }
         )  # fmt: skip
 
@@ -117,9 +124,12 @@ class SyncWorker:
             notes = deps.notes.load(state.account_id, state.company_id, state.family)
             context = StepContext(deps, state, lease, company, cursor, notes)
             try:
-                done = (
-                    read_page(context) if cursor.next_allowed_at <= deps.clock() else after_caught_up(context)
-                )
+                if state.scope is Scope.QUEUED:
+                    done = send_queued(context)
+                elif cursor.next_allowed_at <= deps.clock():
+                    done = read_page(context)
+                else:
+                    done = after_caught_up(context)
             except AgentAnswerNeeded:
                 # An A3 step stopped at a call its agent must make: the workflow sends it and waits.
                 # The state keeps what the step counted of work it will not redo (Ciência lots).
@@ -180,14 +190,17 @@ class SyncWorker:
             .replace("}", "}}")
         )
 
-    def _acquire(self, state: SyncState, company: CompanyRecord, owner: str) -> Lease:
+    def _acquire(
+        self, state: SyncState, company: CompanyRecord, owner: str, *, even_if_waiting: bool
+    ) -> Lease:
         cursors, ttl = self._deps.cursors, self._deps.policy.lease_ttl
+        ids = (state.account_id, state.company_id, state.family)
         try:
-            return cursors.acquire(state.account_id, state.company_id, state.family, owner, ttl)
+            return cursors.acquire(*ids, owner, ttl, even_if_waiting=even_if_waiting)
         except RecordNotFound:
             # A company registered before its cursors were: start it from NSU zero.
-            cursors.ensure(state.account_id, state.company_id, state.family, company.cnpj)
-            return cursors.acquire(state.account_id, state.company_id, state.family, owner, ttl)
+            cursors.ensure(*ids, company.cnpj)
+            return cursors.acquire(*ids, owner, ttl, even_if_waiting=even_if_waiting)
 
     def _lease(self, state: SyncState) -> Lease:
         assert state.lease_owner is not None
@@ -206,6 +219,15 @@ def _timed_out(name: str, detail: str) -> bool:
     ``States.Runtime`` naming it); AWS propagates ``States.Timeout`` itself.
     """
     return name in _AGENT_TIMEOUTS or (name == "States.Runtime" and "States.Timeout" in detail)
+
+
+def _nothing_to_read(state: SyncState) -> str | None:
+    """Why a run of ``state``'s family and scope has nothing to do, whatever the cursor says."""
+    if state.family not in SYNCED_FAMILIES:
+        return f"{SOURCES[state.family]} has no distribution FiscalMix reads."
+    if state.scope is Scope.QUEUED and state.family is not Family.NFE:
+        return "Only NF-e manifestações are queued for an agent; nothing to send."
+    return None
 
 
 def _skip(state: SyncState, message: str) -> SyncState:

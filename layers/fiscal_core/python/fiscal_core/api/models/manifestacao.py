@@ -9,8 +9,7 @@ from pydantic import Field
 
 from fiscal_core.api.models.identity import Request
 from fiscal_core.model import Model
-
-ManifestacaoType = Literal["confirmacao", "desconhecimento", "nao_realizada"]
+from fiscal_core.storage.records import ManifestacaoType
 
 
 class ManifestacaoRequest(Request):
@@ -23,13 +22,13 @@ class ManifestacaoRequest(Request):
 
 
 class ManifestacaoResult(Model):
-    """SEFAZ's answer to a manifestação it accepted."""
+    """SEFAZ's answer to a manifestação it accepted, or (QUEUED, 202) the wait for an A3's agent."""
 
     document_id: str
     type: ManifestacaoType
-    outcome: Literal["REGISTERED", "ALREADY_REGISTERED"]
-    cstat: str
-    xmotivo: str
+    outcome: Literal["REGISTERED", "ALREADY_REGISTERED", "QUEUED"]
+    cstat: str | None = Field(description="SEFAZ's status code; none while QUEUED.")
+    xmotivo: str | None
     protocol: str | None
     registered_at: datetime | None
     message: str = Field(description="What the answer means, in plain words.")
