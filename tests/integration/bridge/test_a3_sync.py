@@ -16,12 +16,14 @@ from fiscal_core.settings import get_settings
 from fiscal_core.sync.runtime import build_worker
 from fiscalmix_agent.errors import ExchangeTimeout
 from functions.sync_worker import handler
+from local.fixtures.identities import cnpj_from_body
 from local.sefaz import SeededCompany
 from local.sefaz.service import Service
 from local.system import LocalSystem
 from tests.agent.bridge import AgentThread, wait_for
-from tests.integration.api.client import Api
-from tests.integration.bridge.conftest import Tenant, paired_agent
+from tests.integration.api.client import Api, Users
+from tests.integration.bridge.conftest import Tenant, new_tenant, paired_agent
+from tests.softhsm import COMPANY_CNPJ
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_S = 120.0
@@ -108,11 +110,13 @@ def test_an_a3_company_syncs_through_the_workflow_and_its_agent(
 def test_a_manifestacao_of_an_a3_company_is_queued_then_signed_on_the_token(
     system: LocalSystem,
     api: Api,
+    users: Users,
     ws_url: str,
     bridge: Bridge,
-    tenant: Tenant,
     run_agent: Callable[..., AgentThread],
 ) -> None:
+    # A branch of the token's CNPJ root: SEFAZ's hour since the other tests' syncs is per CNPJ.
+    tenant = new_tenant(api, users, cnpj_from_body(COMPANY_CNPJ[:8] + "0002"))
     _a3_company_online(system, api, ws_url, bridge, tenant, run_agent, documents=12)
     started = api.call(
         "POST", f"/companies/{tenant.company_id}/sync", tenant.token, body={"families": ["NFE"]}

@@ -18,6 +18,7 @@ from fiscal_core.api.manifestacao_services import (
 )
 from fiscal_core.api.problems import DependencyUnavailable, problem_for
 from fiscal_core.api.services import Services
+from fiscal_core.bridge.status import AgentStatus
 from fiscal_core.sefaz.cstat import EVENT_LOT_RULES, EVENT_RULES, classify
 from fiscal_core.sefaz.errors import ConnectionFailed
 from fiscal_core.sefaz.evento import ManifestacaoEvent
@@ -88,7 +89,13 @@ def starter() -> FakeStarter:
 
 
 @pytest.fixture
-def sefaz(world: World, services: Services, starter: FakeStarter) -> FakeSefaz:
+def agent() -> list[AgentStatus]:
+    """The company's agent as the bridge sees it (online unless a test says otherwise)."""
+    return [AgentStatus(paired=True, online=True, agent_id="agt-1", machine="FINANCEIRO-01")]
+
+
+@pytest.fixture
+def sefaz(world: World, services: Services, starter: FakeStarter, agent: list[AgentStatus]) -> FakeSefaz:
     fake = FakeSefaz()
     companies: list[CompanyRecord] = []
 
@@ -96,7 +103,9 @@ def sefaz(world: World, services: Services, starter: FakeStarter) -> FakeSefaz:
         companies.append(company)
         return fake
 
-    app.dependency_overrides[get_manifestacao_services] = lambda: ManifestacaoServices(manifestor, starter)
+    app.dependency_overrides[get_manifestacao_services] = lambda: ManifestacaoServices(
+        manifestor, starter, lambda account_id, company_id: agent[0]
+    )
     services.clock = lambda: NOW
     return fake
 
@@ -222,7 +231,7 @@ def test_an_a3_companys_manifestacao_is_queued_for_its_agent_and_a_run_started(
 
     assert reply.status == 202, reply.body
     assert reply.body["outcome"] == "QUEUED" and reply.body["cstat"] is None
-    assert "agent" in reply.body["message"]
+    assert "The NF-e sync started now sends it" in reply.body["message"]
     company_id, key = doc_id.split(".")
     queued = ManifestacaoQueue(_objects()).pending(world.account_a, company_id)
     assert [(q.access_key, q.type, q.justificativa) for q in queued] == [
@@ -240,6 +249,25 @@ def test_an_a3_companys_manifestacao_is_queued_for_its_agent_and_a_run_started(
     # Nothing is recorded on the document until SEFAZ answers the run.
     doc = DocumentRepository().get_document(world.account_a, company_id, access_key=key)
     assert doc is not None and doc.manifestacao is None and not doc.event_ids
+
+
+def test_with_its_agent_offline_the_request_waits_for_a_scheduled_run(
+    world: World, sefaz: FakeSefaz, starter: FakeStarter, agent: list[AgentStatus]
+) -> None:
+    sefaz.error = ThroughAgentOnly("The A3 certificate of ACME is used through its FiscalMix agent.")
+    agent[0] = AgentStatus(paired=True, online=False, agent_id="agt-1", last_seen_at=T0)
+    doc_id = _received(world)
+
+    reply = _post(world, doc_id, {"type": "confirmacao"})
+
+    assert reply.status == 202 and reply.body["outcome"] == "QUEUED"
+    assert f"agent offline since {T0.isoformat(timespec='seconds')}" in reply.body["message"]
+    assert "first scheduled NF-e sync once the agent is online" in reply.body["message"]
+    assert starter.started == []  # a run now would only wait for the agent and fail
+    company_id = doc_id.split(".")[0]
+    assert len(ManifestacaoQueue(_objects()).pending(world.account_a, company_id)) == 1
+    [entry] = AuditRepository().for_entity(world.account_a, "document", doc_id).items
+    assert entry.details["execution"] is None and "offline" in entry.details["agent"]
 
 
 def test_a_request_the_queue_would_refuse_is_refused_at_once(

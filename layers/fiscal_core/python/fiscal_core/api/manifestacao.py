@@ -116,17 +116,31 @@ def _queue(
         requested_by=ctx.user.user_id, requested_at=ctx.now,
     )  # fmt: skip
     ManifestacaoQueue(docs.objects).put(doc.account_id, doc.company_id, request)
-    name = f"manifestacao-{new_sortable_id(ctx.now).lower()}"
-    # Started even while distNSU must wait: a run of this scope asks nothing of the distribution.
-    # Should one be running, this execution skips and the running one sends it before it ends.
-    sender.starter().start(
-        name,
-        SyncState(
-            account_id=doc.account_id, company_id=doc.company_id, family=Family.NFE, trigger=Trigger.USER,
-            user_id=ctx.user.user_id, lease_owner=name, scope=Scope.QUEUED,
-        ),
-    )  # fmt: skip
-    details = {"type": body.type, "execution": name}
+    agent = sender.agent_status(doc.account_id, doc.company_id)
+    what = f"{event.tipo.description}: queued for the company's FiscalMix agent, whose A3 token signs it"
+    if agent is not None and not agent.online:
+        # A run now would only wait for the agent and fail: the scheduled runs send it once it is back.
+        message = (
+            f"{what}, but {agent.describe()}. It goes with the first scheduled NF-e sync once the agent "
+            "is online: start it on the computer where the token is plugged in."
+        )
+        execution = None
+    else:
+        execution = f"manifestacao-{new_sortable_id(ctx.now).lower()}"
+        # Started even while distNSU must wait: a run of this scope asks nothing of the distribution.
+        # Should one be running, this execution skips and the running one sends it before it ends.
+        sender.starter().start(
+            execution,
+            SyncState(
+                account_id=doc.account_id, company_id=doc.company_id, family=Family.NFE,
+                trigger=Trigger.USER, user_id=ctx.user.user_id, lease_owner=execution, scope=Scope.QUEUED,
+            ),
+        )  # fmt: skip
+        message = (
+            f"{what}. The NF-e sync started now sends it; SEFAZ's answer then shows in the document's "
+            "events, and a refusal in the sync run and the audit log."
+        )
+    details = {"type": body.type, "execution": execution, "agent": agent.describe() if agent else None}
     ctx.audit(
         "document.manifestacao_queued", "document", document_id(doc), details, company_id=doc.company_id
     )
@@ -138,11 +152,7 @@ def _queue(
         xmotivo=None,
         protocol=None,
         registered_at=None,
-        message=(
-            f"{event.tipo.description}: queued for the company's FiscalMix agent, whose A3 token signs it. "
-            "The NF-e sync started now sends it; SEFAZ's answer then shows in the document's events, "
-            "and a refusal in the sync run and the audit log."
-        ),
+        message=message,
     )
 
 

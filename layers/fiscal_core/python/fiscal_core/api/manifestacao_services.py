@@ -17,6 +17,7 @@ from fiscal_core.container import once_per_container
 
 if TYPE_CHECKING:
     from fiscal_core.api.sync_services import SyncStarter
+    from fiscal_core.bridge.status import AgentStatus
     from fiscal_core.settings import Settings
     from fiscal_core.storage.companies import CompanyRecord
     from fiscal_core.sync.event_lots import Manifestor
@@ -27,10 +28,14 @@ class ManifestacaoServices:
     workflow starter whose NF-e run sends those an A3 company's agent must sign."""
 
     def __init__(
-        self, manifestor: Callable[[CompanyRecord], Manifestor], starter: SyncStarter | None = None
+        self,
+        manifestor: Callable[[CompanyRecord], Manifestor],
+        starter: SyncStarter | None = None,
+        presence: Callable[[str, str], AgentStatus] | None = None,
     ) -> None:
         self._manifestor = manifestor
         self._starter = starter
+        self._presence = presence
 
     def manifestor(self, company: CompanyRecord) -> Manifestor:
         """RecepcaoEvento over the company's certificate; CredentialProblem if it has none usable.
@@ -38,6 +43,10 @@ class ManifestacaoServices:
         ThroughAgentOnly when the certificate is an A3: the caller queues the event instead.
         """
         return self._manifestor(company)
+
+    def agent_status(self, account_id: str, company_id: str) -> AgentStatus | None:
+        """Whether the company's A3 agent is online now (None: this deployment cannot tell)."""
+        return self._presence(account_id, company_id) if self._presence is not None else None
 
     def starter(self) -> SyncStarter:
         """Starts the sync workflow; DependencyUnavailable (503) when none is configured."""
@@ -60,9 +69,12 @@ def get_manifestacao_services() -> ManifestacaoServices:
         return built[0](company)
 
     from fiscal_core.api.sync_services import StepFunctionsStarter, sfn_client
+    from fiscal_core.bridge.status import status_for_company
 
     return ManifestacaoServices(
-        manifestor, StepFunctionsStarter(lambda: sfn_client(settings), settings.sync_state_machine_arn)
+        manifestor,
+        StepFunctionsStarter(lambda: sfn_client(settings), settings.sync_state_machine_arn),
+        status_for_company,
     )
 
 
