@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -123,12 +122,8 @@ def test_the_window_must_not_end_before_it_starts():
 
 
 @pytest.mark.slow
-def test_a_thousand_documents_seed_in_a_few_seconds():
-    engine = DistributionEngine(SimClock(START))
-    started = time.perf_counter()
+def test_a_thousand_stories_queue_more_than_a_thousand_documents():
+    # How long seeding takes is make run's start-up, measured by tests/e2e/test_make_run.py.
+    company = seed(DistributionEngine(SimClock(START)), 1000)
 
-    company = seed(engine, 1000)
-
-    elapsed = time.perf_counter() - started
     assert sum(company.queued.values()) > 1000
-    assert elapsed < 10, f"seeding 1,000 stories took {elapsed:.1f} s"
