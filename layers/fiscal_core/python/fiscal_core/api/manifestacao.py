@@ -36,8 +36,14 @@ from fiscal_core.sync.manifestacao_records import (
     justificativa,
     manifestable,
     manifestacao_event,
+    quote,
 )
-from fiscal_core.sync.queued_manifestacoes import ManifestacaoQueue, QueuedManifestacao
+from fiscal_core.sync.queued_manifestacoes import (
+    AUDIT_REFUSED,
+    AUDIT_SENT,
+    ManifestacaoQueue,
+    QueuedManifestacao,
+)
 
 
 class SefazRejected(ApiError):
@@ -61,7 +67,7 @@ def manifestar(
     """
     doc = visible_document(ctx, docs.repository, doc_id)
     company = company_for(ctx, doc.company_id, CompanyRole.OPERATOR, "send a manifestação")
-    kind, _ = CONCLUSIVE[body.type]
+    kind = CONCLUSIVE[body.type]
     access_key = manifestable(doc, ctx.now)
     event = ManifestacaoEvent(access_key, kind, justificativa(body.type, body.justificativa))
     sent_at = ctx.now
@@ -72,8 +78,8 @@ def manifestar(
     answer = _answer(result, event)
     details = {"type": body.type, "cstat": answer.outcome.cstat, "protocol": answer.protocol}
     if answer.outcome.category not in (Category.REGISTERED, Category.DUPLICATE):
-        ctx.audit("document.manifestacao_refused", "document", doc_id, details, company_id=doc.company_id)
-        raise SefazRejected(_quote(answer.outcome.cstat, answer.outcome.xmotivo, answer.outcome.hint))
+        ctx.audit(AUDIT_REFUSED, "document", doc_id, details, company_id=doc.company_id)
+        raise SefazRejected(f"{quote(answer.outcome)}.")
     registered = answer.outcome.category is Category.REGISTERED
     xml = None
     if registered and answer.proc_evento is not None:
@@ -85,7 +91,7 @@ def manifestar(
             received_at=ctx.now,
         )
     )  # fmt: skip
-    ctx.audit("document.manifestacao", "document", doc_id, details, company_id=doc.company_id)
+    ctx.audit(AUDIT_SENT, "document", doc_id, details, company_id=doc.company_id)
     return ManifestacaoResult(
         document_id=document_id(doc),
         type=body.type,
@@ -172,12 +178,8 @@ def _send(sender: ManifestacaoServices, company: CompanyRecord, event: Manifesta
 def _answer(result: EventLotResult, event: ManifestacaoEvent) -> EventResult:
     """The answer about ``event``; SefazRejected when the lot itself was refused."""
     if not result.outcome.ok:
-        raise SefazRejected(_quote(result.outcome.cstat, result.outcome.xmotivo, result.outcome.hint))
+        raise SefazRejected(f"{quote(result.outcome)}.")
     answer = answer_about(result, event)
     if answer is None:
         raise DependencyUnavailable("SEFAZ processed the lot but did not answer about its event")
     return answer
-
-
-def _quote(cstat: str, xmotivo: str, hint: str) -> str:
-    return f"SEFAZ answered {cstat} ({xmotivo}): {hint}."

@@ -85,21 +85,20 @@ class EventLots:
         outcome, registered = LotOutcome(), []
         for document, event in lot:
             answer = answer_about(result, event)
-            outcome.sent.append(Sent(document, event, answer))
-            if answer is None:
+            sent = Sent(document, event, answer)
+            outcome.sent.append(sent)
+            if answer is None or not sent.recorded:
                 continue
-            at = answer.registered_at or sent_at
-            if answer.outcome.category is Category.REGISTERED and answer.proc_evento is not None:
-                xml = event_object(document, event.tipo, answer.proc_evento, sent_at)
-                record = manifestacao_event(
-                    document, event.tipo, protocol=answer.protocol, xml=xml, event_at=at, received_at=sent_at
-                )
+            # SEFAZ gives no XML back for a 573; recorded all the same so it is not sent again.
+            proc = answer.proc_evento if answer.outcome.category is Category.REGISTERED else None
+            xml = event_object(document, event.tipo, proc, sent_at) if proc is not None else None
+            record = manifestacao_event(
+                document, event.tipo, protocol=answer.protocol, xml=xml,
+                event_at=answer.registered_at or sent_at, received_at=sent_at,
+            )  # fmt: skip
+            if xml is not None:
                 registered.append(EventItem(None, record, xml))
-            elif answer.outcome.category is Category.DUPLICATE:
-                # SEFAZ gives no XML back for a 573; recorded so it is not sent again.
-                record = manifestacao_event(
-                    document, event.tipo, protocol=answer.protocol, xml=None, event_at=at, received_at=sent_at
-                )
+            else:
                 outcome.events_saved += self._documents.put_event(record)
         if registered:
             ref = Company(company.account_id, company.company_id, company.cnpj)

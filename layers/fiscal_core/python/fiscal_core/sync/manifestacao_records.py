@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from fiscal_core.errors import InvalidValue
+from fiscal_core.sefaz.cstat import Outcome
 from fiscal_core.sefaz.evento import Manifestacao as EventKind
 from fiscal_core.storage.records import (
     Direction,
@@ -28,14 +29,17 @@ from fiscal_core.sync.object_keys import event_object_key
 
 # Ajuste SINIEF 07/05 (cláusula décima quinta-A): conclusive events within 180 days.
 CONCLUSIVE_DEADLINE: Final = timedelta(days=180)
-CONCLUSIVE: Final[dict[str, tuple[EventKind, Manifestacao]]] = {
-    "confirmacao": (EventKind.CONFIRMACAO, Manifestacao.CONFIRMADA),
-    "desconhecimento": (EventKind.DESCONHECIMENTO, Manifestacao.DESCONHECIDA),
-    "nao_realizada": (EventKind.NAO_REALIZADA, Manifestacao.NAO_REALIZADA),
+CONCLUSIVE: Final[dict[ManifestacaoType, EventKind]] = {
+    "confirmacao": EventKind.CONFIRMACAO,
+    "desconhecimento": EventKind.DESCONHECIMENTO,
+    "nao_realizada": EventKind.NAO_REALIZADA,
 }
+# What each event makes of the document's manifestação.
 EFFECTS: Final[dict[EventKind, Manifestacao]] = {
     EventKind.CIENCIA: Manifestacao.CIENCIA,
-    **dict(CONCLUSIVE.values()),
+    EventKind.CONFIRMACAO: Manifestacao.CONFIRMADA,
+    EventKind.DESCONHECIMENTO: Manifestacao.DESCONHECIDA,
+    EventKind.NAO_REALIZADA: Manifestacao.NAO_REALIZADA,
 }
 _NFE_MODEL: Final = "55"
 
@@ -73,6 +77,11 @@ def justificativa(kind: ManifestacaoType, text: str | None) -> str | None:
     if not 15 <= len(cleaned) <= 255:
         raise InvalidValue("justificativa", f"nao_realizada needs 15 to 255 characters, got {len(cleaned)}")
     return cleaned
+
+
+def quote(outcome: Outcome) -> str:
+    """SEFAZ's answer as a person reads it: its cStat, its words, and what to do."""
+    return f"SEFAZ answered {outcome.cstat} ({outcome.xmotivo}): {outcome.hint}"
 
 
 def event_object(doc: FiscalDocument, kind: EventKind, proc_evento: bytes, sent_at: datetime) -> StoredObject:

@@ -28,7 +28,7 @@ def send_queued(ctx: StepContext) -> SyncState:
     recorded = 0
     try:
         credentials = ctx.deps.credentials.for_company(ctx.company, ctx.agent_book)
-        recorded, refused = _send_queued(ctx, credentials)
+        recorded, refused = _send_queue(ctx, credentials)
         problems += refused
     except CredentialProblem as exc:
         problems.append(str(exc))
@@ -53,7 +53,7 @@ def after_caught_up(ctx: StepContext) -> SyncState:
     budget = StepBudget(ctx.queries, ctx.keep_lease, tally=lambda stored: _count(ctx, stored))
     problems: list[str] = []
     try:
-        problems += _send_queued(ctx, credentials)[1]
+        problems += _send_queue(ctx, credentials)[1]
         if ctx.notes.gaps:
             gaps = deps.single.fill_gaps(ctx.ref, state.family, queries, ctx.notes, budget)
             ctx.save_notes()
@@ -77,7 +77,7 @@ def after_caught_up(ctx: StepContext) -> SyncState:
     return ctx.end(RunStatus.SUCCEEDED, summary, problems=" ".join(problems) or None)
 
 
-def _send_queued(ctx: StepContext, credentials: Credentials) -> tuple[int, list[str]]:
+def _send_queue(ctx: StepContext, credentials: Credentials) -> tuple[int, list[str]]:
     """The manifestações users queued, first: a person is waiting for them."""
     return ctx.deps.queued.send(
         ctx.company, ctx.deps.services.manifestor(ctx.company, credentials), ctx.notes,

@@ -28,7 +28,7 @@ from fiscal_core.storage.companies import CompanyRecord
 from fiscal_core.storage.documents import DocumentRepository
 from fiscal_core.storage.records import Family, FiscalDocument, ManifestacaoType
 from fiscal_core.sync.event_lots import EventLots, Manifestor, Sent
-from fiscal_core.sync.manifestacao_records import CONCLUSIVE, manifestable
+from fiscal_core.sync.manifestacao_records import CONCLUSIVE, manifestable, quote
 from fiscal_core.sync.notes import CursorNotes
 from fiscal_core.sync.object_keys import sync_object_key
 from fiscal_core.sync.objects import ObjectStore
@@ -62,12 +62,12 @@ class ManifestacaoQueue:
     def put(self, account_id: str, company_id: str, request: QueuedManifestacao) -> None:
         """Queue ``request``, replacing one still waiting for the same NF-e."""
         body = request.model_dump_json().encode()
-        self._objects.put(self._key(account_id, company_id, request.access_key), body, _JSON)
+        self._objects.put(_key(account_id, company_id, request.access_key), body, _JSON)
 
     def pending(self, account_id: str, company_id: str) -> list[QueuedManifestacao]:
         """The requests waiting, by access key (an unreadable one is logged and removed)."""
         found = []
-        for key in self._objects.keys(self._key(account_id, company_id, "")):
+        for key in self._objects.keys(_prefix(account_id, company_id)):
             body = self._objects.get(key)
             if body is None:  # sent and removed since the listing
                 continue
@@ -80,12 +80,15 @@ class ManifestacaoQueue:
 
     def remove(self, account_id: str, company_id: str, access_key: str) -> None:
         """Take the request for ``access_key`` off the queue (done, or refused)."""
-        self._objects.delete(self._key(account_id, company_id, access_key))
+        self._objects.delete(_key(account_id, company_id, access_key))
 
-    @staticmethod
-    def _key(account_id: str, company_id: str, access_key: str) -> str:
-        name = f"{_FOLDER}/{access_key}.json" if access_key else f"{_FOLDER}/"
-        return sync_object_key(account_id, company_id, Family.NFE, name)
+
+def _prefix(account_id: str, company_id: str) -> str:
+    return sync_object_key(account_id, company_id, Family.NFE, f"{_FOLDER}/")
+
+
+def _key(account_id: str, company_id: str, access_key: str) -> str:
+    return f"{_prefix(account_id, company_id)}{access_key}.json"
 
 
 class QueuedManifestacoes:
@@ -159,7 +162,7 @@ class QueuedManifestacoes:
         self, company: CompanyRecord, request: QueuedManifestacao
     ) -> tuple[FiscalDocument, ManifestacaoEvent] | str | None:
         """The event to send for ``request``; else why it cannot go, or None when already recorded."""
-        kind, _ = CONCLUSIVE[request.type]
+        kind = CONCLUSIVE[request.type]
         document = self._documents.get_document(
             company.account_id, company.company_id, access_key=request.access_key
         )
@@ -183,12 +186,7 @@ class QueuedManifestacoes:
             return
         verdict = sent.answer.outcome
         if not sent.recorded:
-            self._refused(
-                company,
-                request,
-                f"SEFAZ answered {verdict.cstat} ({verdict.xmotivo}): {verdict.hint}",
-                problems,
-            )
+            self._refused(company, request, quote(verdict), problems)
             return
         details = {"cstat": verdict.cstat, "protocol": sent.answer.protocol}
         self._audit_entry(company, request, AUDIT_SENT, details)
@@ -197,7 +195,7 @@ class QueuedManifestacoes:
     def _refused(
         self, company: CompanyRecord, request: QueuedManifestacao, why: str, problems: list[str]
     ) -> None:
-        kind, _ = CONCLUSIVE[request.type]
+        kind = CONCLUSIVE[request.type]
         problems.append(f"The {kind.description} of NF-e {request.access_key} was not registered: {why}.")
         self._audit_entry(company, request, AUDIT_REFUSED, {"reason": why})
         self._queue.remove(company.account_id, company.company_id, request.access_key)
